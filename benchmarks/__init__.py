@@ -1,0 +1,1 @@
+"""Benchmarks: matcher accuracy and speed, run with `python -m benchmarks.matcher`."""

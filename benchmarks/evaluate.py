@@ -1,0 +1,70 @@
+"""Score a matcher on a labelled question set (shared by the tests and the benchmark)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled question: the entry id it must get, or None when it must be refused."""
+
+    q: str
+    id: str | None
+    kind: str
+
+
+@dataclass
+class Result:
+    """Accuracy figures over a labelled set."""
+
+    total: int = 0
+    answerable: int = 0
+    answerable_right: int = 0
+    refusals: int = 0
+    refusals_right: int = 0
+    by_kind: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    failures: list[tuple[Item, str | None]] = field(default_factory=list)
+
+    @property
+    def top1(self) -> float:
+        """Share of answerable questions answered with the right entry."""
+        return self.answerable_right / self.answerable if self.answerable else 0.0
+
+    @property
+    def refusal_rate(self) -> float:
+        """Share of unanswerable questions correctly left without an answer."""
+        return self.refusals_right / self.refusals if self.refusals else 0.0
+
+
+def load_set(name: str = "devset") -> list[Item]:
+    """A labelled set from tests/data/<name>.yaml."""
+    raw = yaml.safe_load((DATA / f"{name}.yaml").read_text(encoding="utf-8"))
+    return [Item(str(r["q"]), r.get("id"), str(r.get("kind", "plain"))) for r in raw]
+
+
+def evaluate(items: list[Item], predict: Callable[[str], str | None]) -> Result:
+    """Run `predict` (question → entry id or None) over the items."""
+    res = Result()
+    for item in items:
+        got = predict(item.q)
+        ok = got == item.id
+        res.total += 1
+        if item.id is None:
+            res.refusals += 1
+            res.refusals_right += ok
+        else:
+            res.answerable += 1
+            res.answerable_right += ok
+        res.by_kind[item.kind][0] += ok
+        res.by_kind[item.kind][1] += 1
+        if not ok:
+            res.failures.append((item, got))
+    return res

@@ -1,0 +1,21 @@
+"""The platform-independent engine: knowledge base, matcher, case verdicts and dialogues."""
+
+from .dialogue import DialogueState, Dialogues
+from .engine import Engine
+from .knowledge import KnowledgeBase, KnowledgeError
+from .matcher import Match, Thresholds
+from .reply import Button, Reply
+from .session import Session
+
+__all__ = [
+    "Button",
+    "DialogueState",
+    "Dialogues",
+    "Engine",
+    "KnowledgeBase",
+    "KnowledgeError",
+    "Match",
+    "Reply",
+    "Session",
+    "Thresholds",
+]

@@ -1,0 +1,263 @@
+"""Validate a knowledge folder and report every problem with its file, line, entry and field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from .knowledge import KnowledgeBase, KnowledgeError, build, faq_files, line_of, load_raw
+from .normalize import compact
+
+REQUIRED_ENTRY_FIELDS = ("id", "question", "alternates", "answer", "related", "source", "as_of")
+NEAR_IDENTICAL = 95.0  # rapidfuzz ratio above which two questions of different entries clash
+ID_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of the check."""
+
+    file: str
+    line: int
+    where: str  # entry id or section
+    field: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        loc = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{loc}: {self.severity}: [{self.where}] {self.field}: {self.message}"
+
+
+class _Report:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path, line: int, where: str, field: str, message: str,
+            severity: str = "error") -> None:
+        try:
+            name = str(path.relative_to(self.root.parent))
+        except ValueError:
+            name = str(path)
+        self.problems.append(Problem(name, line, where, field, message, severity))
+
+
+def _check_faq(report: _Report, raw: dict[Path, Any], today: dt.date) -> None:
+    seen: dict[str, tuple[Path, int]] = {}
+    all_ids: set[str] = set()
+    for path in faq_files(report.root):
+        doc = raw.get(path)
+        if isinstance(doc, dict):
+            for item in doc.get("entries") or []:
+                if isinstance(item, dict) and item.get("id"):
+                    all_ids.add(str(item["id"]))
+    for path in faq_files(report.root):
+        doc = raw.get(path)
+        if not isinstance(doc, dict):
+            report.add(path, 1, path.stem, "-", "the file must be a mapping with category, title, entries")
+            continue
+        for key in ("category", "title", "entries"):
+            if not doc.get(key):
+                report.add(path, line_of(doc), path.stem, key, "missing")
+        entries = doc.get("entries") or []
+        if not isinstance(entries, list):
+            report.add(path, line_of(doc, "entries"), path.stem, "entries", "must be a list")
+            continue
+        for item in entries:
+            if not isinstance(item, dict):
+                report.add(path, line_of(doc, "entries"), path.stem, "entries", "each entry must be a mapping")
+                continue
+            eid = str(item.get("id") or "?")
+            at = line_of(item)
+            for key in REQUIRED_ENTRY_FIELDS:
+                value = item.get(key)
+                if value is None or value == "" or (key == "alternates" and not value):
+                    report.add(path, at, eid, key, "missing")
+            if eid != "?":
+                if not set(eid) <= ID_PATTERN_CHARS:
+                    report.add(path, at, eid, "id", "use lowercase letters, digits and dashes")
+                if eid in seen:
+                    other, other_line = seen[eid]
+                    report.add(path, at, eid, "id", f"duplicate id (first in {other.name}:{other_line})")
+                else:
+                    seen[eid] = (path, at)
+            for key in ("alternates", "related"):
+                value = item.get(key)
+                if value is not None and not isinstance(value, list):
+                    report.add(path, line_of(item, key), eid, key, "must be a list")
+            for rel in item.get("related") or []:
+                if rel not in all_ids:
+                    report.add(path, line_of(item, "related"), eid, "related", f"points to unknown id '{rel}'")
+                elif rel == eid:
+                    report.add(path, line_of(item, "related"), eid, "related", "an entry cannot relate to itself")
+            for key in ("as_of", "review_by"):
+                value = item.get(key)
+                if value is None:
+                    if key == "review_by":
+                        report.add(path, at, eid, key, "missing: set a date to re-check this entry",
+                                   "warning")
+                    continue
+                if not isinstance(value, dt.date):
+                    report.add(path, line_of(item, key), eid, key, f"not a date (YYYY-MM-DD): {value!r}")
+                elif key == "review_by" and value < today:
+                    report.add(path, line_of(item, key), eid, key,
+                               f"past its review date ({value}): re-check the facts", "warning")
+                elif key == "as_of" and value > today:
+                    report.add(path, line_of(item, key), eid, key, f"in the future ({value})")
+            answer = item.get("answer")
+            if isinstance(answer, str) and len(answer) > 3500:
+                report.add(path, line_of(item, "answer"), eid, "answer",
+                           f"{len(answer)} characters: split it, answers should stay short", "warning")
+
+
+def _check_clashes(report: _Report, kb: KnowledgeBase) -> None:
+    """Two entries must not ask (nearly) the same question, nor share an alternate."""
+    entries = list(kb.entries.values())
+    questions = [compact(e.question) for e in entries]
+    for i, question in enumerate(questions):
+        later = questions[i + 1:]
+        for _, score, k in process.extract(question, later, scorer=fuzz.ratio,
+                                           score_cutoff=NEAR_IDENTICAL, limit=None):
+            a, b = entries[i], entries[i + 1 + k]
+            report.add(b.file, b.line, b.id, "question",
+                       f"near-identical to '{a.id}' ({score:.0f}%): '{b.question}' / '{a.question}'")
+    owner: dict[str, str] = {}
+    for entry in entries:
+        for text in entry.variants:
+            key = compact(text)
+            if not key:
+                report.add(entry.file, entry.line, entry.id, "alternates", "an empty question or alternate")
+                continue
+            first = owner.setdefault(key, entry.id)
+            if first != entry.id:
+                report.add(entry.file, entry.line, entry.id, "alternates",
+                           f"'{text}' is also a question of '{first}'")
+
+
+def _check_words(report: _Report, path: Path, where: str, words: list[tuple[str, int]]) -> None:
+    counts = Counter(w for w, _ in words)
+    for word, line in words:
+        if counts[word] > 1:
+            report.add(path, line, where, "words", f"'{word}' appears {counts[word]} times")
+            counts[word] = 0  # report once
+
+
+def _check_regions(report: _Report, raw: dict[Path, Any]) -> None:
+    path = report.root / "regions.yaml"
+    doc = raw.get(path)
+    if doc is None:
+        report.add(path, 0, "regions", "-", "missing file")
+        return
+    if not isinstance(doc, dict) or not isinstance(doc.get("first_batch"), dict):
+        report.add(path, 1, "regions", "first_batch", "missing")
+        return
+    batch = doc["first_batch"]
+    names: list[tuple[str, int]] = []
+    count = 0
+    for prov in batch.get("provinces") or []:
+        if not isinstance(prov, dict) or not prov.get("province"):
+            report.add(path, line_of(prov), "regions", "province", "missing")
+            continue
+        names += [(a, line_of(prov)) for a in [prov["province"], *(prov.get("aliases") or [])]]
+        for region in prov.get("regions") or []:
+            if not isinstance(region, dict) or not region.get("name"):
+                report.add(path, line_of(region), prov["province"], "regions", "a region needs a name")
+                continue
+            count += 1
+            names += [(a, line_of(region)) for a in region.get("aliases") or []]
+    declared = batch.get("count")
+    if declared is not None and declared != count:
+        report.add(path, line_of(batch, "count"), "first_batch", "count",
+                   f"says {declared} but {count} regions are listed")
+    for key in ("provinces", "cities"):
+        for place in (doc.get("other_places") or {}).get(key) or []:
+            if isinstance(place, dict) and place.get("name"):
+                names += [(a, line_of(place)) for a in [place["name"], *(place.get("aliases") or [])]]
+            else:
+                report.add(path, line_of(place), "other_places", key, "each place needs a name")
+    _check_words(report, path, "regions", [(n, ln) for n, ln in names if n != "省本级"])
+    for name, line in names:
+        if len(str(name)) < 2:
+            report.add(path, line, "regions", "aliases", f"'{name}' is too short to recognise safely")
+
+
+def _check_relatives(report: _Report, raw: dict[Path, Any]) -> None:
+    path = report.root / "relatives.yaml"
+    doc = raw.get(path)
+    if not isinstance(doc, dict):
+        report.add(path, 0, "relatives", "-", "missing file or not a mapping")
+        return
+    words: list[tuple[str, int]] = []
+    for key in ("near", "not_near"):
+        groups = doc.get(key)
+        if not isinstance(groups, list) or not groups:
+            report.add(path, line_of(doc, key), "relatives", key, "missing")
+            continue
+        for group in groups:
+            if not isinstance(group, dict) or not group.get("words"):
+                report.add(path, line_of(group), key, "words", "missing")
+                continue
+            need = "category" if key == "near" else "reason"
+            if not group.get(need):
+                report.add(path, line_of(group), key, need, "missing")
+            words += [(str(w), line_of(group)) for w in group["words"]]
+    _check_words(report, path, "relatives", words)
+
+
+def _check_synonyms(report: _Report, raw: dict[Path, Any]) -> None:
+    path = report.root / "synonyms.yaml"
+    doc = raw.get(path)
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        report.add(path, 1, "synonyms", "-", "must be a mapping canonical: [variants]")
+        return
+    words: list[tuple[str, int]] = []
+    for canonical, variants in doc.items():
+        if not isinstance(variants, list):
+            report.add(path, line_of(doc, canonical), str(canonical), "variants", "must be a list")
+            continue
+        for v in variants:
+            words.append((str(v), line_of(doc, canonical)))
+            if str(v) in doc:
+                report.add(path, line_of(doc, canonical), str(canonical), "variants",
+                           f"'{v}' is itself a canonical word")
+    _check_words(report, path, "synonyms", words)
+
+
+def validate(root: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Load and check a knowledge folder; returns the base (None if unloadable) and the problems."""
+    report = _Report(root)
+    today = today or dt.date.today()
+    if not root.is_dir():
+        report.add(root, 0, "knowledge", "-", "not a folder")
+        return None, report.problems
+    try:
+        raw = load_raw(root)
+    except KnowledgeError as exc:
+        report.problems.append(Problem(str(exc).split(": ")[0], 0, "yaml", "-", str(exc)))
+        return None, report.problems
+    if not faq_files(root):
+        report.add(root / "faq", 0, "faq", "-", "no FAQ files (faq/*.yaml)")
+    _check_faq(report, raw, today)
+    kb = build(root, raw)
+    _check_clashes(report, kb)
+    _check_regions(report, raw)
+    _check_relatives(report, raw)
+    _check_synonyms(report, raw)
+    from .dialogue import check_flows  # local import: flows depend on the loaded entries
+
+    for path, line, where, fld, msg in check_flows(kb):
+        report.add(path, line, where, fld, msg)
+    return kb, report.problems
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    """Only the problems that make a knowledge base unusable."""
+    return [p for p in problems if p.severity == "error"]

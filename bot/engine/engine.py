@@ -1,0 +1,248 @@
+"""The engine: normalise → match → compose an answer, a case verdict, suggestions or a refusal."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import messages as msg
+from .cases import Place, Regions, Relation, Relatives
+from .check import errors, validate
+from .knowledge import DEFAULT_DIR, Entry, KnowledgeBase, KnowledgeError
+from .lexicon import Lexicon
+from .matcher import OOS_PREFIX, Match, Matcher, Thresholds
+from .normalize import compact
+from .reply import Button, Reply, rows
+
+RELATIVES_ID = "sharing-relatives"
+REGIONS_ID = "sharing-cross-province"
+CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.yaml
+# Sharing entries too general to answer "can my <relative> use it?" better than the verdict.
+GENERAL_SHARING_IDS = frozenset({"sharing-what", "sharing-notes"})
+# Entries whose answer does not depend on where the user is (a place there is only context).
+PLACE_AGNOSTIC_IDS = frozenset({"sharing-wallet", "sharing-unbind", "sharing-what-pays"})
+FLOW_CATEGORIES = frozenset({"sharing", "bind"})
+# Words that turn "a relation/place is mentioned" into "is this one allowed?".
+ELIGIBILITY_CUE = re.compile(r"能|可以|可不可以|行不行|行吗|算|属于|符合|包括|包含|资格|范围|共济|绑|用|刷|给")
+CROSS_CUE = re.compile(r"跨省|异地|外省|省外|外地|老家|开通|共济|首批|名单|支持|试点|能用|可以用|能不能用|能否|可以吗|行吗|有没有")
+THANKS_WORDS = frozenset({"谢谢", "多谢", "感谢", "谢了", "谢谢你", "谢谢啦", "好的谢谢", "thanks", "thx",
+                          "thankyou", "感谢感谢", "谢谢谢谢", "辛苦了"})
+HELLO_WORDS = frozenset({"你好", "您好", "在吗", "hi", "hello", "大家好", "早上好", "晚上好", "哈喽",
+                         "嗨", "在不在", "有人吗", "你好呀", "您好在吗", "你好在吗"})
+BUTTON_LABEL_MAX = 40
+
+
+class Engine:
+    """Answers questions from one knowledge base; knows nothing of any chat platform."""
+
+    def __init__(self, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> None:
+        self.kb = kb
+        self.relatives = Relatives(kb.relatives)
+        self.regions = Regions(kb.regions)
+        domain = list(kb.synonyms)
+        domain += [w for g in kb.relatives.get("near") or [] for w in g.get("words") or []]
+        domain += [w for g in kb.relatives.get("not_near") or [] for w in g.get("words") or []]
+        self.lexicon = Lexicon(kb.synonyms, domain)
+        self.lexicon.learn(q for e in kb.entries.values() for q in e.variants)
+        documents: list[tuple[str, list[str], str]] = [
+            (e.id, list(e.variants), e.answer) for e in kb.entries.values()
+        ]
+        documents += [(OOS_PREFIX + t.id, list(t.examples), t.hint) for t in kb.out_of_scope]
+        self.matcher = Matcher(self.lexicon, documents, thresholds)
+        self._oos_hints = {t.id: t.hint for t in kb.out_of_scope}
+
+    @classmethod
+    def from_folder(cls, root: Path | str | None = None, thresholds: Thresholds | None = None) -> Engine:
+        """Load, check and index a knowledge folder; refuses a base that fails the check."""
+        path = Path(root) if root else DEFAULT_DIR
+        kb, problems = validate(path)
+        bad = errors(problems)
+        if kb is None or bad:
+            listing = "\n".join(str(p) for p in bad) or "cannot load"
+            raise KnowledgeError(f"knowledge base {path} fails the check:\n{listing}")
+        return cls(kb, thresholds)
+
+    # ----- answers -----
+
+    def answer(self, question: str) -> Reply:
+        """The reply to one free-text question."""
+        text = compact(question)
+        if not text:
+            return Reply(msg.SMALLTALK_HELLO, kind="smalltalk")
+        if text in THANKS_WORDS:
+            return Reply(msg.THANKS, kind="smalltalk")
+        if text in HELLO_WORDS:
+            return self.greeting(kind="smalltalk")
+        match = self.matcher.match(question)
+        if match.oos:
+            hint = self._oos_hints.get(match.oos, "")
+            body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
+            return Reply(body, kind="none", score=match.score)
+        prepared = self.lexicon.prepare(question)
+        case = self._case(prepared, match)
+        if case is not None:
+            return case
+        if match.outcome == "answer" and match.entry_id:
+            return self.entry_reply(match.entry_id, score=match.score, suggestions=match.suggestions)
+        if match.outcome == "suggest":
+            return self.suggest_reply(match)
+        return Reply(msg.NO_ANSWER, kind="none", score=match.score)
+
+    def _case(self, prepared: str, match: Match) -> Reply | None:
+        """A verdict on a named relative or place, when the question is about one.
+
+        The ranking decides what the question is about: a relation or a place named in a
+        question about something else (a card use, maternity benefits) is only context.
+        """
+        top, top_score = match.ranking[0] if match.ranking else (None, 0.0)
+        top_entry = self.kb.entries.get(top) if top else None
+        vague = top_entry is None or top_score < self.matcher.thresholds.suggest
+        about_sharing = top_entry is not None and top_entry.category in FLOW_CATEGORIES
+        places = self.regions.find(prepared)
+        relations = self.relatives.find(prepared)
+        if places and (
+            top == REGIONS_ID
+            or ((vague or about_sharing) and top not in PLACE_AGNOSTIC_IDS
+                and (CROSS_CUE.search(prepared) or ELIGIBILITY_CUE.search(prepared)))
+        ):
+            lines = [self.region_verdict(p) for p in places]
+            lines += [self.relation_verdict(r) for r in relations if not r.near]
+            lines.append(msg.REGION_CLOSING)
+            return self._case_reply(REGIONS_ID, "\n\n".join(lines), match)
+        if not relations or not ELIGIBILITY_CUE.search(prepared):
+            return None
+        if top == RELATIVES_ID or vague or top in GENERAL_SHARING_IDS:
+            lines = [self.relation_verdict(r) for r in relations]
+            lines.append(msg.RELATIVE_CLOSING)
+            return self._case_reply(RELATIVES_ID, "\n\n".join(lines), match)
+        if about_sharing and top is not None:
+            if all(r.near for r in relations):
+                # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
+                prefix = "\n".join(self._verdict_head(r) for r in relations)
+                return self.entry_reply(top, score=top_score, prefix=prefix)
+            lines = [self.relation_verdict(r) for r in relations]
+            lines.append(msg.RELATIVE_CLOSING)
+            return self._case_reply(RELATIVES_ID, "\n\n".join(lines), match)
+        return None
+
+    def _case_reply(self, entry_id: str, body: str, match: Match) -> Reply:
+        entry = self.kb.entries.get(entry_id)
+        source = self.kb.regions if entry_id == REGIONS_ID else self.kb.relatives
+        footer = msg.FOOTER.format(
+            source=source.get("source") or (entry.source if entry else ""),
+            as_of=source.get("as_of") or (entry.as_of if entry else ""),
+        )
+        return Reply(
+            body,
+            title=entry.question if entry else "",
+            footer=footer,
+            buttons=self._entry_buttons(entry) if entry else (),
+            kind="case",
+            entry_id=entry_id,
+            score=max(match.score, CASE_SCORE),
+        )
+
+    def _verdict_head(self, relation: Relation) -> str:
+        template = msg.RELATIVE_YES if relation.near else msg.RELATIVE_NO
+        return template.format(
+            word=relation.word, law=self.relatives.law, category=relation.category,
+            reason=relation.note,
+        )
+
+    def relation_verdict(self, relation: Relation) -> str:
+        """The verdict on one relation word, with what it means for the user."""
+        pronoun = "对方"
+        head = self._verdict_head(relation)
+        if relation.near:
+            note = f"({relation.note})" if relation.note else ""
+            return f"{head}{note}\n{msg.RELATIVE_YES_TAIL.format(pronoun=pronoun)}"
+        return f"{head}\n{msg.RELATIVE_NO_TAIL.format(pronoun=pronoun)}"
+
+    def region_verdict(self, place: Place) -> str:
+        """Whether one place is in the first cross-province batch, and what happened since."""
+        r = self.regions
+        if place.first_batch and place.is_province:
+            return msg.REGION_PROVINCE_IN.format(
+                name=place.word, since=r.live_since, regions="、".join(place.batch_regions)
+            )
+        if place.first_batch:
+            return msg.REGION_IN.format(
+                name=place.word, province=place.province, count=r.count, since=r.live_since
+            )
+        text = msg.REGION_OUT.format(name=place.word, count=r.count)
+        return f"{text}\n{r.later}" if r.later else text
+
+    # ----- composed replies -----
+
+    def entry_reply(
+        self, entry_id: str, score: float = 1.0, suggestions: tuple[str, ...] = (), prefix: str = ""
+    ) -> Reply:
+        """The answer of one entry, with its source line, related questions and feedback buttons."""
+        entry = self.kb.entries[entry_id]
+        body = f"{prefix}\n\n{entry.answer}" if prefix else entry.answer
+        return Reply(
+            body,
+            title=entry.question,
+            footer=self.footer(entry),
+            buttons=self._entry_buttons(entry),
+            kind="answer",
+            entry_id=entry.id,
+            score=score,
+            suggestions=suggestions,
+        )
+
+    def footer(self, entry: Entry) -> str:
+        """The source-and-date line of an entry."""
+        return msg.FOOTER.format(source=entry.source, as_of=entry.as_of.isoformat())
+
+    def _entry_buttons(self, entry: Entry) -> tuple[tuple[Button, ...], ...]:
+        buttons = [self.question_button(rid) for rid in entry.related if rid in self.kb.entries]
+        if entry.category in FLOW_CATEGORIES and "bind" in self.kb.flows:
+            buttons.append(Button(msg.BIND_BUTTON, "flow:bind"))
+        feedback = (Button(msg.FEEDBACK_UP, f"fb:+:{entry.id}"), Button(msg.FEEDBACK_DOWN, f"fb:-:{entry.id}"))
+        return (*rows(buttons), feedback)
+
+    def question_button(self, entry_id: str) -> Button:
+        """A button that shows one entry's answer."""
+        label = self.kb.entries[entry_id].question
+        if len(label) > BUTTON_LABEL_MAX:
+            label = label[: BUTTON_LABEL_MAX - 1] + "…"
+        return Button(label, f"q:{entry_id}")
+
+    def suggest_reply(self, match: Match) -> Reply:
+        """"Did you mean" with up to three questions and a none-of-these button."""
+        buttons = [self.question_button(s) for s in match.suggestions if s in self.kb.entries]
+        buttons.append(Button(msg.NONE_OF_THESE_BUTTON, "none"))
+        return Reply(
+            msg.DID_YOU_MEAN, buttons=rows(buttons), kind="suggest", score=match.score,
+            suggestions=match.suggestions,
+        )
+
+    def none_of_these(self) -> Reply:
+        """What the bot says when none of its suggestions fit."""
+        return Reply(msg.NONE_OF_THESE, kind="none")
+
+    def greeting(self, kind: str = "menu") -> Reply:
+        """The welcome text with the topic buttons."""
+        return Reply(f"{msg.GREETING}\n\n{msg.TOPICS_PROMPT}", buttons=self._topic_buttons(), kind=kind)
+
+    def topics(self) -> Reply:
+        """The topic menu."""
+        return Reply(msg.TOPICS_PROMPT, buttons=self._topic_buttons(), kind="menu")
+
+    def _topic_buttons(self) -> tuple[tuple[Button, ...], ...]:
+        buttons = [Button(c.title, f"t:{c.id}") for c in self.kb.categories if c.entry_ids]
+        return rows(buttons, per_row=2)
+
+    def topic(self, category_id: str) -> Reply | None:
+        """The questions of one topic as buttons; None for an unknown topic."""
+        for cat in self.kb.categories:
+            if cat.id == category_id:
+                buttons = [self.question_button(e) for e in cat.entry_ids]
+                buttons.append(Button(msg.TOPICS_BUTTON, "topics"))
+                return Reply(msg.TOPIC_PROMPT.format(title=cat.title), buttons=rows(buttons), kind="menu")
+        return None
+
+    def help(self) -> Reply:
+        """How to use the bot."""
+        return Reply(msg.HELP, buttons=self._topic_buttons(), kind="menu")

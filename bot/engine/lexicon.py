@@ -1,0 +1,173 @@
+"""Domain vocabulary: jieba segmentation, synonym rewriting and pinyin-based typo repair."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+from pypinyin import Style, lazy_pinyin
+
+from .normalize import fold
+
+jieba.setLogLevel(logging.WARNING)
+
+_STOPWORDS_FILE = Path(__file__).with_name("stopwords.txt")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
+# A word this frequent in jieba's general dictionary is a real word, not a typo of a domain term.
+REAL_WORD_FREQ = 50
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+# Question words say what kind of answer is wanted (how-to vs what-is vs who/which …). They are
+# common, so inverse frequency alone would ignore them; each class adds one feature of its own.
+INTENTS: dict[str, tuple[str, ...]] = {
+    "how": ("怎么", "怎么办", "如何", "怎样", "咋", "咋办", "步骤", "流程", "办理", "操作", "方法",
+            "办法", "手续", "怎么办理"),
+    "what": ("什么", "是什么", "啥", "什么意思", "怎么回事", "意思", "含义", "指"),
+    "which": ("哪些", "哪个", "哪里", "哪儿", "谁", "哪几", "名单", "范围"),
+    "amount": ("多少", "几", "多久", "多长", "比例", "标准", "上限", "限额"),
+    "why": ("为什么", "为啥", "原因"),
+    "when": ("什么时候", "哪年", "何时", "哪一年", "啥时候"),
+}
+INTENT_OF = {word: f"#{name}" for name, words in INTENTS.items() for word in words}
+# Words this common in jieba's dictionary are everyday language, never typos of a domain term.
+EVERYDAY_FREQ = 1000
+
+
+def load_stopwords() -> frozenset[str]:
+    """The stop words shipped with the engine."""
+    lines = _STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=65536)
+def sound(char: str) -> str:
+    """A forgiving pinyin key for one character: toneless, zh/z ch/c sh/s and -ng/-n merged."""
+    if not _CJK.match(char):
+        return char
+    syllable = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
+    if not syllable:
+        return char
+    key = syllable[0]
+    for long, short in _FUZZY_INITIALS:
+        if key.startswith(long):
+            key = short + key[len(long):]
+            break
+    if key.endswith("ng"):
+        key = key[:-1]
+    return key
+
+
+_initialised = False
+
+
+def init_jieba() -> None:
+    """Load jieba's dictionary once per process (it caches the prefix dictionary on disk)."""
+    global _initialised
+    if not _initialised:
+        jieba.initialize()
+        _initialised = True
+
+
+class Lexicon:
+    """Everything the matcher needs to turn a question into comparable features."""
+
+    def __init__(self, synonyms: dict[str, list[str]], domain_words: Iterable[str]) -> None:
+        init_jieba()
+        self.stopwords = load_stopwords()
+        self._rewrites: dict[str, str] = {}
+        for canonical, variants in synonyms.items():
+            for variant in variants:
+                if variant and variant != canonical:
+                    self._rewrites[fold(variant)] = fold(canonical)
+        self._rewrite_re = (
+            re.compile("|".join(re.escape(v) for v in sorted(self._rewrites, key=len, reverse=True)))
+            if self._rewrites
+            else None
+        )
+        words = {fold(w) for w in domain_words if w}
+        words |= set(self._rewrites.values())
+        words |= set(self._rewrites)
+        self.domain_words = frozenset(w for w in words if len(w) >= 2)
+        for word in sorted(self.domain_words):
+            # A high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …).
+            jieba.add_word(word, freq=20000)
+        self._by_sound: dict[tuple[str, ...], str] = {}
+        self._lengths: list[int] = []
+        self.learn(self.domain_words)
+
+    def learn(self, texts: Iterable[str]) -> None:
+        """Make the words of these texts (the knowledge base's questions) targets of typo repair."""
+        for text in texts:
+            for word in jieba.lcut(self.rewrite_synonyms(fold(text)), HMM=False):
+                if (
+                    len(word) >= 2
+                    and _CJK.search(word)
+                    and word not in self.stopwords
+                    and word not in INTENT_OF
+                    and (word in self.domain_words or jieba.dt.FREQ.get(word, 0) < EVERYDAY_FREQ)
+                ):
+                    self._by_sound.setdefault(tuple(sound(c) for c in word), word)
+        self._lengths = sorted({len(k) for k in self._by_sound}, reverse=True)
+
+    def repair_typos(self, text: str) -> str:
+        """Replace windows that sound like a domain word but are spelt differently (设保卡→社保卡)."""
+        if not self._by_sound:
+            return text
+        keys = [sound(c) for c in text]
+        out: list[str] = []
+        i = 0
+        n = len(text)
+        while i < n:
+            replaced = False
+            for length in self._lengths:
+                if i + length > n:
+                    continue
+                window = text[i:i + length]
+                word = self._by_sound.get(tuple(keys[i:i + length]))
+                if word is None or word == window or window in self.domain_words or window in INTENT_OF:
+                    continue
+                same = sum(a == b for a, b in zip(window, word, strict=True))
+                if same * 2 < length or same == 0:
+                    continue  # too many changed characters to be a slip of the IME
+                if jieba.dt.FREQ.get(window, 0) >= REAL_WORD_FREQ:
+                    continue  # a real word that merely sounds alike (共计 ≠ 共济)
+                out.append(word)
+                i += length
+                replaced = True
+                break
+            if not replaced:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
+    def rewrite_synonyms(self, text: str) -> str:
+        """Rewrite every known variant to its canonical word, longest variant first."""
+        if self._rewrite_re is None:
+            return text
+        return self._rewrite_re.sub(lambda m: self._rewrites[m.group(0)], text)
+
+    def prepare(self, text: str) -> str:
+        """Folded text with typos repaired (before synonym rewriting): what case detectors read."""
+        return self.repair_typos(fold(text))
+
+    def tokens(self, prepared: str) -> list[str]:
+        """Content words of prepared text: synonyms rewritten, segmented, stop words dropped."""
+        text = self.rewrite_synonyms(prepared)
+        return [
+            tok
+            for tok in jieba.lcut(text, HMM=True)
+            if _TOKEN_OK.search(tok) and tok.strip() and tok not in self.stopwords
+        ]
+
+    def features(self, prepared: str) -> list[str]:
+        """Words plus character bigrams within words, so segmentation differences still overlap."""
+        toks = self.tokens(prepared)
+        feats = list(toks)
+        feats += [INTENT_OF[t] for t in toks if t in INTENT_OF]
+        joined = "".join(t for t in toks if t not in INTENT_OF)
+        feats += ["~" + joined[i:i + 2] for i in range(len(joined) - 1)]
+        return feats

@@ -1,0 +1,39 @@
+"""Clean up text as people type it: width, Traditional characters, case, emoji and punctuation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+_converter = opencc.OpenCC("t2s")
+
+# Everything that is not a CJK ideograph, a Latin letter or a digit becomes a space.
+_NOISE = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
+_SPACES = re.compile(r"\s+")
+_MENTION = re.compile(r"@\w+")
+
+
+@lru_cache(maxsize=4096)
+def to_simplified(text: str) -> str:
+    """Convert Traditional characters to Simplified (OpenCC t2s); leaves Simplified unchanged."""
+    return _converter.convert(text)
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width, Traditional to Simplified, lower case, @mentions dropped."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _MENTION.sub(" ", text)
+    return to_simplified(text).lower()
+
+
+def clean(text: str) -> str:
+    """fold() and then reduce emoji, punctuation and symbols to single spaces."""
+    return _SPACES.sub(" ", _NOISE.sub(" ", fold(text))).strip()
+
+
+def compact(text: str) -> str:
+    """clean() without spaces: the form used for character-level comparison."""
+    return clean(text).replace(" ", "")
