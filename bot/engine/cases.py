@@ -10,6 +10,7 @@ from .normalize import fold
 
 # A one-character relation word (妈, 哥) only counts after a possessive, so 哥们 or 妹子 do not.
 _POSSESSIVE = "我俺咱你他她家的"
+_CHAIN = frozenset({"", "的", "家", "家的", "那边的", "家里的"})
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,28 @@ class Relatives:
                 )
         self._pattern = _alternation(list(self._by_word))
 
+    def words(self) -> set[str]:
+        """Every relation word known."""
+        return set(self._by_word)
+
     def find(self, prepared: str) -> list[Relation]:
-        """Relation words in order of appearance, each once."""
+        """Relation words in order of appearance, each once.
+
+        In a possessive chain (我姐家的外甥女) only the last word is the person asked about.
+        """
         if self._pattern is None:
             return []
         found: dict[str, Relation] = {}
+        last_end = -1
+        last_word = ""
         for m in self._pattern.finditer(prepared):
             word = m.group(0)
             if len(word) == 1 and m.start() > 0 and prepared[m.start() - 1] not in _POSSESSIVE:
                 continue
+            if last_word and prepared[last_end:m.start()] in _CHAIN:
+                found.pop(last_word, None)
             found.setdefault(word, self._by_word[word])
+            last_end, last_word = m.end(), word
         return list(found.values())
 
 
@@ -108,6 +121,10 @@ class Regions:
                     fold(str(word)), Place(str(word), name, str(city.get("province") or ""), False)
                 )
         self._pattern = _alternation(list(self._by_word))
+
+    def words(self) -> set[str]:
+        """Every place name and alias known."""
+        return set(self._by_word)
 
     def find(self, prepared: str) -> list[Place]:
         """Places in order of appearance, each once (a city wins over its province)."""

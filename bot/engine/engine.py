@@ -17,12 +17,21 @@ from .reply import Button, Reply, rows
 RELATIVES_ID = "sharing-relatives"
 REGIONS_ID = "sharing-cross-province"
 CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.yaml
-# Sharing entries too general to answer "can my <relative> use it?" better than the verdict.
-GENERAL_SHARING_IDS = frozenset({"sharing-what", "sharing-notes"})
+# How-to entries: a near relative named in such a question gets the entry itself, headed by
+# the verdict on that relative ("怎么给我妈绑定" → sharing-how with "✅ 妈 is a near relative").
+HOW_IDS = frozenset({"sharing-how", "sharing-notes", "sharing-what-pays", "sharing-wallet",
+                     "bind-family-service", "bind-family-service-uses", "bind-online",
+                     "bind-window", "bind-hospital"})
+# Entries whose answer is the same whoever the relative is (cancelling a link).
+RELATION_AGNOSTIC_IDS = frozenset({"sharing-unbind"})
 # Entries whose answer does not depend on where the user is (a place there is only context).
 PLACE_AGNOSTIC_IDS = frozenset({"sharing-wallet", "sharing-unbind", "sharing-what-pays"})
 FLOW_CATEGORIES = frozenset({"sharing", "bind"})
 # Words that turn "a relation/place is mentioned" into "is this one allowed?".
+CROSS_PROVINCE = re.compile(r"跨省|异地|外省|省外|外地|老家")
+STRONG_ELIGIBILITY_CUE = re.compile(
+    r"(能|可以|可不可以|能不能|可否|能否|可|行)(用|共济|绑|刷|享受|给)|算不算|算近亲属|属于|符合|包括|包含|资格|范围"
+)
 ELIGIBILITY_CUE = re.compile(r"能|可以|可不可以|行不行|行吗|算|属于|符合|包括|包含|资格|范围|共济|绑|用|刷|给")
 CROSS_CUE = re.compile(r"跨省|异地|外省|省外|外地|老家|开通|共济|首批|名单|支持|试点|能用|可以用|能不能用|能否|可以吗|行吗|有没有")
 THANKS_WORDS = frozenset({"谢谢", "多谢", "感谢", "谢了", "谢谢你", "谢谢啦", "好的谢谢", "thanks", "thx",
@@ -39,10 +48,9 @@ class Engine:
         self.kb = kb
         self.relatives = Relatives(kb.relatives)
         self.regions = Regions(kb.regions)
-        domain = list(kb.synonyms)
-        domain += [w for g in kb.relatives.get("near") or [] for w in g.get("words") or []]
-        domain += [w for g in kb.relatives.get("not_near") or [] for w in g.get("words") or []]
-        self.lexicon = Lexicon(kb.synonyms, domain)
+        classes = {**dict.fromkeys(self.regions.words(), "@place"),
+                   **dict.fromkeys(self.relatives.words(), "@relative")}
+        self.lexicon = Lexicon(kb.synonyms, kb.synonyms, classes)
         self.lexicon.learn(q for e in kb.entries.values() for q in e.variants)
         documents: list[tuple[str, list[str], str]] = [
             (e.id, list(e.variants), e.answer) for e in kb.entries.values()
@@ -96,7 +104,7 @@ class Engine:
         """
         top, top_score = match.ranking[0] if match.ranking else (None, 0.0)
         top_entry = self.kb.entries.get(top) if top else None
-        vague = top_entry is None or top_score < self.matcher.thresholds.suggest
+        vague = top_entry is None or top_score < self.matcher.thresholds.answer
         about_sharing = top_entry is not None and top_entry.category in FLOW_CATEGORIES
         places = self.regions.find(prepared)
         relations = self.relatives.find(prepared)
@@ -109,17 +117,19 @@ class Engine:
             lines += [self.relation_verdict(r) for r in relations if not r.near]
             lines.append(msg.REGION_CLOSING)
             return self._case_reply(REGIONS_ID, "\n\n".join(lines), match)
-        if not relations or not ELIGIBILITY_CUE.search(prepared):
+        if not relations or top in RELATION_AGNOSTIC_IDS:
             return None
-        if top == RELATIVES_ID or vague or top in GENERAL_SHARING_IDS:
-            lines = [self.relation_verdict(r) for r in relations]
-            lines.append(msg.RELATIVE_CLOSING)
-            return self._case_reply(RELATIVES_ID, "\n\n".join(lines), match)
-        if about_sharing and top is not None:
-            if all(r.near for r in relations):
-                # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
-                prefix = "\n".join(self._verdict_head(r) for r in relations)
-                return self.entry_reply(top, score=top_score, prefix=prefix)
+        all_near = all(r.near for r in relations)
+        if about_sharing and top is not None and not vague and all_near and (
+            top in HOW_IDS or (top == REGIONS_ID and CROSS_PROVINCE.search(prepared))
+        ):
+            # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
+            prefix = "\n".join(self._verdict_head(r) for r in relations)
+            return self.entry_reply(top, score=top_score, prefix=prefix)
+        asks_eligibility = STRONG_ELIGIBILITY_CUE.search(prepared) or (
+            about_sharing and ELIGIBILITY_CUE.search(prepared)
+        )
+        if asks_eligibility and (about_sharing or vague):
             lines = [self.relation_verdict(r) for r in relations]
             lines.append(msg.RELATIVE_CLOSING)
             return self._case_reply(RELATIVES_ID, "\n\n".join(lines), match)

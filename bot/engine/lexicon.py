@@ -27,7 +27,7 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "how": ("怎么", "怎么办", "如何", "怎样", "咋", "咋办", "步骤", "流程", "办理", "操作", "方法",
             "办法", "手续", "怎么办理"),
     "what": ("什么", "是什么", "啥", "什么意思", "怎么回事", "意思", "含义", "指"),
-    "which": ("哪些", "哪个", "哪里", "哪儿", "谁", "哪几", "名单", "范围"),
+    "which": ("哪些", "哪个", "哪里", "哪儿", "哪", "谁", "哪几", "名单", "范围"),
     "amount": ("多少", "几", "多久", "多长", "比例", "标准", "上限", "限额"),
     "why": ("为什么", "为啥", "原因"),
     "when": ("什么时候", "哪年", "何时", "哪一年", "啥时候"),
@@ -35,6 +35,9 @@ INTENTS: dict[str, tuple[str, ...]] = {
 INTENT_OF = {word: f"#{name}" for name, words in INTENTS.items() for word in words}
 # Words this common in jieba's dictionary are everyday language, never typos of a domain term.
 EVERYDAY_FREQ = 1000
+# Function characters are typed on purpose: a window holding one (妹没, 医保吗) is never a typo,
+# unless the domain word has the very same character there.
+FUNCTION_CHARS = frozenset("没不吗嘛吧呢了的是在有我你他她它们和跟")
 
 
 def load_stopwords() -> frozenset[str]:
@@ -75,8 +78,18 @@ def init_jieba() -> None:
 class Lexicon:
     """Everything the matcher needs to turn a question into comparable features."""
 
-    def __init__(self, synonyms: dict[str, list[str]], domain_words: Iterable[str]) -> None:
+    def __init__(
+        self,
+        synonyms: dict[str, list[str]],
+        domain_words: Iterable[str],
+        word_classes: dict[str, str] | None = None,
+    ) -> None:
+        """Domain words become typo-repair targets. Class words (places → "@place", relations →
+        "@relative") are kept whole by the segmenter, add their class as a feature so that any
+        relative matches a question about another, and are never produced by typo repair,
+        since a wrong one would flip a verdict."""
         init_jieba()
+        self.word_classes = {fold(w): c for w, c in (word_classes or {}).items() if w}
         self.stopwords = load_stopwords()
         self._rewrites: dict[str, str] = {}
         for canonical, variants in synonyms.items():
@@ -91,8 +104,9 @@ class Lexicon:
         words = {fold(w) for w in domain_words if w}
         words |= set(self._rewrites.values())
         words |= set(self._rewrites)
-        self.domain_words = frozenset(w for w in words if len(w) >= 2)
-        for word in sorted(self.domain_words):
+        self.protected = frozenset(w for w in self.word_classes if len(w) >= 2)
+        self.domain_words = frozenset(w for w in words if len(w) >= 2) - self.protected
+        for word in sorted(self.domain_words | self.protected):
             # A high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …).
             jieba.add_word(word, freq=20000)
         self._by_sound: dict[tuple[str, ...], str] = {}
@@ -108,6 +122,7 @@ class Lexicon:
                     and _CJK.search(word)
                     and word not in self.stopwords
                     and word not in INTENT_OF
+                    and word not in self.protected
                     and (word in self.domain_words or jieba.dt.FREQ.get(word, 0) < EVERYDAY_FREQ)
                 ):
                     self._by_sound.setdefault(tuple(sound(c) for c in word), word)
@@ -129,6 +144,10 @@ class Lexicon:
                 window = text[i:i + length]
                 word = self._by_sound.get(tuple(keys[i:i + length]))
                 if word is None or word == window or window in self.domain_words or window in INTENT_OF:
+                    continue
+                if window in self.protected or any(
+                    a != b and a in FUNCTION_CHARS for a, b in zip(window, word, strict=True)
+                ):
                     continue
                 same = sum(a == b for a, b in zip(window, word, strict=True))
                 if same * 2 < length or same == 0:
@@ -168,6 +187,7 @@ class Lexicon:
         toks = self.tokens(prepared)
         feats = list(toks)
         feats += [INTENT_OF[t] for t in toks if t in INTENT_OF]
+        feats += [self.word_classes[t] for t in toks if t in self.word_classes]
         joined = "".join(t for t in toks if t not in INTENT_OF)
         feats += ["~" + joined[i:i + 2] for i in range(len(joined) - 1)]
         return feats

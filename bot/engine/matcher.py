@@ -18,10 +18,10 @@ OOS_PREFIX = "oos:"
 class Thresholds:
     """The scoring contract: where an answer, a suggestion and a refusal begin."""
 
-    answer: float = 0.55  # at or above: answer with confidence
-    suggest: float = 0.36  # at or above (and below answer): "did you mean"
-    margin: float = 0.04  # a top score this close to the runner-up is ambiguous
-    sure: float = 0.80  # above this the margin does not matter
+    answer: float = 0.34  # at or above, and clear of the runner-up by `margin`: answer
+    suggest: float = 0.25  # at or above (and not answered): "did you mean"
+    margin: float = 0.07  # a top score this close to the runner-up is ambiguous
+    sure: float = 0.55  # at or above this the margin does not matter
     max_suggestions: int = 3
 
 
@@ -53,9 +53,13 @@ class Matcher:
     CANDIDATES = 40  # variants scored exactly after the first pass
     FUZZ_SHARE = 0.25  # how much of the score comes from rapidfuzz's character similarity
     BETA = 1.5  # F-beta over weighted overlap: >1 values covering the variant over covering the query
-    ENTRY_SHARE = 0.4  # how much of the score comes from the entry as a whole (all its questions)
+    ENTRY_SHARE = 0.5  # how much of the score comes from the entry as a whole (all its questions)
+    UNKNOWN_SHARE = 0.2  # how much a word unknown to the knowledge base dilutes a question
+    ANCHOR_IDF = 2.0  # the shared words (not question words) must add up to this much idf …
+    UNANCHORED_FACTOR = 0.5  # … or the entry's score is cut by this factor
     INTENT_WEIGHT = 2.0  # weight of a question-word class (#how, #what …), see lexicon.INTENTS
-    BACKGROUND_MATCH = 0.5  # a query word found only in an entry's answer counts this much
+    BACKGROUND_MATCH = 0.5  # a query word found only in an entry's answer counts as this many questions
+    SATURATION = 1.2  # BM25's k1: how fast repeated use across an entry's questions saturates
 
     def __init__(
         self,
@@ -68,28 +72,33 @@ class Matcher:
         self.thresholds = thresholds or Thresholds()
         raw: list[tuple[str, str, list[str]]] = []
         doc_freq: dict[str, int] = defaultdict(int)
-        asked: dict[str, set[str]] = {}
+        asked: dict[str, dict[str, int]] = {}
         background: dict[str, set[str]] = {}
         for key, texts, extra in documents:
-            seen: set[str] = set()
+            counts: dict[str, int] = defaultdict(int)
             for text in texts:
                 prepared = lexicon.prepare(text)
                 feats = lexicon.features(prepared)
                 raw.append((key, self._compact(prepared), feats))
-                seen.update(feats)
-            asked[key] = seen
-            background[key] = set(lexicon.features(lexicon.prepare(extra))) - seen if extra else set()
-            for feat in seen | background[key]:
+                for feat in set(feats):
+                    counts[feat] += 1
+            asked[key] = counts
+            background[key] = set(lexicon.features(lexicon.prepare(extra))) - set(counts) if extra else set()
+            for feat in set(counts) | background[key]:
                 doc_freq[feat] += 1
         n = max(len(asked), 1)
         self._idf = {f: math.log(1 + n / df) for f, df in doc_freq.items()}
         self._unknown_idf = math.log(1 + n / 0.5)
-        # How much a query feature counts for an entry: fully if some question of the entry
-        # has it, partly if only its answer does.
-        self._entry_feats: dict[str, dict[str, float]] = {
-            key: {**{f: self.BACKGROUND_MATCH for f in background[key]}, **dict.fromkeys(feats, 1.0)}
-            for key, feats in asked.items()
-        }
+        # How central a feature is to an entry, in [0, 1): the more of its questions use it,
+        # the more it counts (saturating like BM25's term frequency); a feature found only in
+        # the answer counts as half a question.
+        k = self.SATURATION
+        self._entry_feats: dict[str, dict[str, float]] = {}
+        for key, counts in asked.items():
+            b = self.BACKGROUND_MATCH
+            central = dict.fromkeys(background[key], b / (b + k))
+            central.update({f: c / (c + k) for f, c in counts.items()})
+            self._entry_feats[key] = central
         self._docs: list[_Doc] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
         for key, text, feats in raw:
@@ -103,7 +112,7 @@ class Matcher:
         return "".join(self.lexicon.tokens(prepared))
 
     def _weight(self, feat: str) -> float:
-        if feat.startswith("#"):
+        if feat[0] in "#@":
             return self.INTENT_WEIGHT
         idf = self._idf.get(feat, self._unknown_idf)
         return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
@@ -115,7 +124,10 @@ class Matcher:
         if not feats:
             return []
         qweights = {f: self._weight(f) for f in feats}
-        qtotal = sum(qweights.values())
+        # Words no entry knows lower every entry's score alike; they count only in part, so a
+        # chatty question is not refused for its chat, while an unknown topic word still weighs.
+        qtotal = sum(w if f in self._idf or f[0] in "#@" else w * self.UNKNOWN_SHARE
+                     for f, w in qweights.items())
         partial: dict[int, float] = defaultdict(float)
         for feat, weight in qweights.items():
             posting = self._postings.get(feat)
@@ -140,7 +152,11 @@ class Matcher:
         for key, variant_score in best.items():
             feats = self._entry_feats[key]
             covered = sum(w * feats.get(f, 0.0) for f, w in qweights.items()) / qtotal
-            best[key] = (1 - self.ENTRY_SHARE) * variant_score + self.ENTRY_SHARE * covered
+            score = (1 - self.ENTRY_SHARE) * variant_score + self.ENTRY_SHARE * covered
+            # An entry must share at least one telling word with the question: agreeing only
+            # on 怎么/哪/办 is no evidence at all (护照去哪办 is not about binding a relative).
+            anchor = sum(self._idf.get(f, 0.0) for f in qweights if f in feats and f[0] not in "#~@")
+            best[key] = score if anchor >= self.ANCHOR_IDF else score * self.UNANCHORED_FACTOR
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
         return ranked[:limit]
 

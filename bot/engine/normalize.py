@@ -14,6 +14,9 @@ _converter = opencc.OpenCC("t2s")
 _NOISE = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _SPACES = re.compile(r"\s+")
 _MENTION = re.compile(r"@\w+")
+# "能用不" / "交了没": a clause-final 不 or 没 is the spoken form of the question particle 吗.
+_CLAUSE_END = r"(?=[啊呀呢嘛哇吧啦]?(?:[\s,.!?;:~、，。！？；：…]|$))"
+_TAG_QUESTION = re.compile(r"(?<=[\u4e00-\u9fff])(?:不|没有|没)" + _CLAUSE_END)
 
 
 @lru_cache(maxsize=4096)
@@ -26,7 +29,8 @@ def fold(text: str) -> str:
     """Full-width to half-width, Traditional to Simplified, lower case, @mentions dropped."""
     text = unicodedata.normalize("NFKC", text)
     text = _MENTION.sub(" ", text)
-    return to_simplified(text).lower()
+    text = to_simplified(text).lower()
+    return _TAG_QUESTION.sub("吗", text)
 
 
 def clean(text: str) -> str:
