@@ -111,6 +111,9 @@ class Lexicon:
             jieba.add_word(word, freq=20000)
         self._by_sound: dict[tuple[str, ...], str] = {}
         self._lengths: list[int] = []
+        for word in sorted(self.domain_words):
+            if _CJK.search(word):
+                self._by_sound.setdefault(tuple(sound(c) for c in word), word)
         self.learn(self.domain_words)
 
     def learn(self, texts: Iterable[str]) -> None:
@@ -178,7 +181,7 @@ class Lexicon:
         text = self.rewrite_synonyms(prepared)
         return [
             tok
-            for tok in jieba.lcut(text, HMM=True)
+            for tok in jieba.lcut(text, HMM=False)
             if _TOKEN_OK.search(tok) and tok.strip() and tok not in self.stopwords
         ]
 

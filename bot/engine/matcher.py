@@ -56,7 +56,7 @@ class Matcher:
     ENTRY_SHARE = 0.5  # how much of the score comes from the entry as a whole (all its questions)
     UNKNOWN_SHARE = 0.2  # how much a word unknown to the knowledge base dilutes a question
     ANCHOR_IDF = 2.0  # the shared words (not question words) must add up to this much idf …
-    UNANCHORED_FACTOR = 0.5  # … or the entry's score is cut by this factor
+    UNANCHORED_FACTOR = 0.3  # … or the entry's score is cut by this factor
     INTENT_WEIGHT = 2.0  # weight of a question-word class (#how, #what …), see lexicon.INTENTS
     BACKGROUND_MATCH = 0.5  # a query word found only in an entry's answer counts as this many questions
     SATURATION = 1.2  # BM25's k1: how fast repeated use across an entry's questions saturates

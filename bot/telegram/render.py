@@ -1,0 +1,147 @@
+"""How an engine Reply appears in Telegram: escaped HTML in chunks under 4,096 characters, plus buttons."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.constants import MessageLimit
+from telegram.error import BadRequest
+from telegram.ext import ExtBot
+
+from ..engine import Reply
+
+logger = logging.getLogger(__name__)
+
+TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # counted on the text after HTML parsing, in UTF-16 units
+PARAGRAPH, LINE = "\n\n", "\n"
+EMPTY = "…"  # Telegram refuses an empty message
+# Where a line too long for one message is best cut: after a sentence or clause.
+_SENTENCE_END = re.compile(r"[。！？；!?;，,、 ]")
+_NOT_MODIFIED = "message is not modified"
+
+Piece = tuple[str, str | None]  # plain text and the HTML tag that wraps it (b, i or none)
+
+
+def visible_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units of the text without markup."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(line: str, limit: int) -> list[str]:
+    """Cut one line into parts of at most `limit`, at a sentence end when one is near."""
+    parts: list[str] = []
+    while visible_length(line) > limit:
+        end, size = 0, 0
+        while end < len(line) and size + visible_length(line[end]) <= limit:
+            size += visible_length(line[end])
+            end += 1
+        breaks = [m.end() for m in _SENTENCE_END.finditer(line, 0, end)]
+        if breaks and breaks[-1] > end // 2:
+            end = breaks[-1]
+        parts.append(line[:end])
+        line = line[end:]
+    return [*parts, line] if line else parts
+
+
+def _fit(paragraph: str, limit: int) -> list[str]:
+    """A paragraph as parts of at most `limit`, split between lines where possible."""
+    if visible_length(paragraph) <= limit:
+        return [paragraph]
+    parts: list[str] = []
+    current = ""
+    for line in paragraph.split(LINE):
+        for piece in _cut(line, limit):
+            joined = f"{current}{LINE}{piece}" if current else piece
+            if current and visible_length(joined) > limit:
+                parts.append(current)
+                current = piece
+            else:
+                current = joined
+    return [*parts, current] if current else parts
+
+
+def _pieces(reply: Reply) -> list[Piece]:
+    """Title, body paragraphs and footer, each with the tag it is shown in."""
+    pieces: list[Piece] = [(reply.title, "b")] if reply.title else []
+    pieces += [(p, None) for p in reply.body.strip().split(PARAGRAPH) if p.strip()]
+    if reply.footer:
+        pieces.append((reply.footer, "i"))
+    return pieces
+
+
+def _html(text: str, tag: str | None) -> str:
+    escaped = html.escape(text, quote=False)
+    return f"<{tag}>{escaped}</{tag}>" if tag else escaped
+
+
+def render(reply: Reply, limit: int = TEXT_LIMIT) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """HTML chunks (each at most `limit` visible characters) and the keyboard for the last one."""
+    chunks: list[list[Piece]] = [[]]
+    size = 0
+    for text, tag in _pieces(reply):
+        for part in _fit(text, limit):
+            extra = visible_length(part) + (visible_length(PARAGRAPH) if chunks[-1] else 0)
+            if chunks[-1] and size + extra > limit:
+                chunks.append([])
+                extra, size = visible_length(part), 0
+            chunks[-1].append((part, tag))
+            size += extra
+    html_chunks = [PARAGRAPH.join(_html(t, tag) for t, tag in chunk) for chunk in chunks if chunk]
+    return html_chunks or [html.escape(reply.text or EMPTY)], keyboard(reply)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's buttons as an inline keyboard; None when it has none."""
+    rows = [[InlineKeyboardButton(b.label, callback_data=b.action) for b in row]
+            for row in reply.buttons if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def send_reply(
+    bot: ExtBot, chat_id: int, reply: Reply, reply_to: int | None = None
+) -> list[Message]:
+    """Send a reply as one or more messages; the buttons go under the last one."""
+    chunks, markup = render(reply)
+    quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    sent: list[Message] = []
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        sent.append(await bot.send_message(
+            chat_id, chunk, reply_markup=markup if last else None,
+            reply_parameters=quote if i == 0 else None,
+        ))
+    return sent
+
+
+async def edit_reply(bot: ExtBot, message: Message, reply: Reply) -> list[Message]:
+    """Show a reply in place of a message the bot sent; extra chunks follow as new messages."""
+    chunks, markup = render(reply)
+    try:
+        edited = await bot.edit_message_text(
+            chunks[0], chat_id=message.chat_id, message_id=message.message_id,
+            reply_markup=markup if len(chunks) == 1 else None,
+        )
+    except BadRequest as exc:
+        if _NOT_MODIFIED not in str(exc).lower():
+            # Too old or gone: say it in a new message instead.
+            logger.info("cannot edit message %s (%s); sending anew", message.message_id, exc)
+            return await send_reply(bot, message.chat_id, reply)
+        edited = message
+    shown = [edited if isinstance(edited, Message) else message]
+    for i, chunk in enumerate(chunks[1:], start=1):
+        last = i == len(chunks) - 1
+        shown.append(await bot.send_message(
+            message.chat_id, chunk, reply_markup=markup if last else None
+        ))
+    return shown
+
+
+async def drop_buttons(bot: ExtBot, chat_id: int, message_id: int) -> None:
+    """Remove the keyboard of an earlier bot message, if it still has one."""
+    try:
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+    except BadRequest as exc:  # already without buttons, deleted, or too old to edit
+        logger.debug("cannot drop buttons of message %s: %s", message_id, exc)

@@ -1,0 +1,116 @@
+"""Specific behaviour of answers: cases for relatives and places, refusals, noise, replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine import Engine
+
+
+@pytest.mark.parametrize(
+    ("question", "word", "verdict"),
+    [
+        ("我外婆能用吗", "外婆", "✅"),
+        ("姥姥能用我的医保个账不", "姥姥", "✅"),
+        ("岳父能用我的个人账户吗", "岳父", "❌"),
+        ("我侄子可以共济吗?", "侄子", "❌"),
+        ("男朋友能不能用我医保", "男朋友", "❌"),
+    ],
+)
+def test_relative_verdicts(engine: Engine, question: str, word: str, verdict: str) -> None:
+    reply = engine.answer(question)
+    assert reply.entry_id == "sharing-relatives"
+    assert reply.kind == "case"
+    assert word in reply.body and verdict in reply.body
+
+
+def test_possessive_chain_judges_the_last_relative(engine: Engine) -> None:
+    relations = engine.relatives.find(engine.lexicon.prepare("我姐家的外甥能用我的个账吗"))
+    assert [r.near for r in relations] == [False]
+
+
+def test_typo_repair_never_invents_a_relative(engine: Engine) -> None:
+    prepared = engine.lexicon.prepare("我妹没参保能用我的个账吗")
+    assert "妹妹" not in prepared
+
+
+@pytest.mark.parametrize(
+    ("question", "in_batch"),
+    [
+        ("苏州能跨省共济吗", True),
+        ("恩施州开通跨省共济了没", True),
+        ("雄安新区可以跨省共济吗", True),
+        ("广州能跨省共济吗", False),
+        ("北京开通跨省共济了吗", False),
+    ],
+)
+def test_region_verdicts(engine: Engine, question: str, in_batch: bool) -> None:
+    reply = engine.answer(question)
+    assert reply.entry_id == "sharing-cross-province"
+    assert reply.kind == "case"
+    assert ("✅" in reply.body) is in_batch
+    if not in_batch:
+        assert "首批" in reply.body and "确认" in reply.body
+
+
+def test_guangzhou_answer_says_what_happened_since(engine: Engine) -> None:
+    body = engine.answer("广州能跨省共济吗").body
+    assert "广东" in body and "2026" in body
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["社保卡怎么激活", "社保卡丢了怎么办", "医保报销比例是多少", "今天天气怎么样", "护照去哪办",
+     "推荐个手机", "养老金每个月能领多少"],
+)
+def test_out_of_scope_questions_get_no_answer(engine: Engine, question: str) -> None:
+    reply = engine.answer(question)
+    assert reply.entry_id is None
+    assert reply.kind == "none"
+    assert "12393" in reply.body or "12333" in reply.body or "12329" in reply.body or "只懂" in reply.body
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("設保卡有什麼用?", "card-uses"),
+        ("大家好🙏请问亲请服务怎么开通？？谢谢！", "bind-family-service"),
+        ("ＡＴＭ能用社保卡取钱吗", "card-finance"),
+        ("医保个人账户家庭公济是什么意思", "sharing-what"),
+    ],
+)
+def test_noisy_questions_find_their_entry(engine: Engine, question: str, expected: str) -> None:
+    assert engine.answer(question).entry_id == expected
+
+
+def test_answer_carries_source_date_and_local_caveat(engine: Engine) -> None:
+    reply = engine.answer("什么是个人账户家庭共济")
+    assert reply.entry_id == "sharing-what"
+    assert "来源" in reply.footer and "2026" in reply.footer and "以当地" in reply.footer
+    assert "2024年7月" in reply.body and "今年7月" not in reply.body
+    actions = [b.action for b in reply.flat_buttons()]
+    assert any(a.startswith("q:") for a in actions)
+    assert "fb:+:sharing-what" in actions and "fb:-:sharing-what" in actions
+
+
+def test_did_you_mean_offers_at_most_three_and_none_of_these(engine: Engine) -> None:
+    for question in ("共济", "社保卡", "灵活就业", "绑定"):
+        reply = engine.answer(question)
+        if reply.kind == "suggest":
+            actions = [b.action for b in reply.flat_buttons()]
+            assert 1 <= len(reply.suggestions) <= 3
+            assert actions[-1] == "none"
+            return
+    pytest.fail("no vague question produced suggestions")
+
+
+def test_no_answer_ever_asks_for_numbers_or_passwords(engine: Engine) -> None:
+    forbidden = ("请发送你的身份证", "请提供身份证号", "告诉我你的密码", "发给我卡号")
+    for entry in engine.kb.entries.values():
+        assert not any(f in entry.answer for f in forbidden), entry.id
+
+
+def test_empty_and_smalltalk_never_crash(engine: Engine) -> None:
+    for text in ("", "   ", "🙏🙏", "谢谢", "你好", "？？？", "a" * 5000, "社保" * 2000, "\x00\x01"):
+        reply = engine.answer(text)
+        assert reply.text

@@ -1,0 +1,82 @@
+"""`kb check` names file, line, entry and field for every problem, and the engine refuses a bad base."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine, KnowledgeError
+from bot.engine.check import errors, validate
+
+
+def _messages(root: Path) -> list[str]:
+    _, problems = validate(root)
+    return [str(p) for p in errors(problems)]
+
+
+def test_shipped_knowledge_base_passes(kb_copy: Path) -> None:
+    kb, problems = validate(kb_copy)
+    assert kb is not None
+    assert not errors(problems), problems
+
+
+def test_broken_yaml_names_file_and_line(kb_copy: Path) -> None:
+    path = kb_copy / "faq" / "card.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5] + ' : : "unclosed'
+    path.write_text("\n".join(lines), encoding="utf-8")
+    messages = _messages(kb_copy)
+    assert len(messages) == 1
+    assert "card.yaml:" in messages[0] and "invalid YAML" in messages[0]
+    with pytest.raises(KnowledgeError, match="card.yaml"):
+        Engine.from_folder(kb_copy)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_missing_field_duplicate_id_and_dangling_related(kb_copy: Path) -> None:
+    faq = kb_copy / "faq" / "card.yaml"
+    _edit(faq, "  - id: card-finance", "  - id: card-medical")
+    _edit(kb_copy / "faq" / "sharing.yaml", "related: [", "related: [no-such-entry, ")
+    text = faq.read_text(encoding="utf-8")
+    start = text.index("    source:", text.index("id: card-transport"))
+    end = text.index("\n", start) + 1
+    faq.write_text(text[:start] + text[end:], encoding="utf-8")
+    messages = "\n".join(_messages(kb_copy))
+    assert "duplicate id" in messages and "card.yaml:" in messages
+    assert "[card-transport] source: missing" in messages
+    assert "unknown id 'no-such-entry'" in messages and "sharing.yaml:" in messages
+
+
+def test_near_identical_questions_are_reported(kb_copy: Path) -> None:
+    faq = kb_copy / "faq" / "card.yaml"
+    from bot.engine.knowledge import load
+
+    kb = load(kb_copy)
+    question = kb.entries["card-uses"].question
+    _edit(faq, f"question: {kb.entries['card-library'].question}", f"question: {question}")
+    messages = "\n".join(_messages(kb_copy))
+    assert "near-identical to 'card-uses'" in messages
+
+
+def test_review_date_in_the_past_is_a_warning(kb_copy: Path) -> None:
+    later = dt.date(2099, 1, 1)
+    _, problems = validate(kb_copy, today=later)
+    warnings = [p for p in problems if p.severity == "warning" and p.field == "review_by"]
+    assert warnings and not errors(problems)
+
+
+def test_flow_pointing_to_unknown_step_fails(kb_copy: Path) -> None:
+    _edit(kb_copy / "flows" / "bind.yaml", "next: summary", "next: nowhere")
+    assert any("unknown step 'nowhere'" in m for m in _messages(kb_copy))
+
+
+def test_region_count_must_match(kb_copy: Path) -> None:
+    _edit(kb_copy / "regions.yaml", "count: 31", "count: 30")
+    assert any("says 30 but 31" in m for m in _messages(kb_copy))

@@ -1,0 +1,40 @@
+"""The matcher meets its accuracy targets on the labelled development set."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from benchmarks.evaluate import evaluate, load_set
+from bot.engine import Engine
+
+TOP1_TARGET = 0.95
+REFUSAL_TARGET = 0.90
+
+
+def _predict(engine: Engine):
+    def predict(question: str) -> str | None:
+        reply = engine.answer(question)
+        return reply.entry_id if reply.kind in ("answer", "case") else None
+
+    return predict
+
+
+def test_devset_is_large_and_covers_every_entry(engine: Engine) -> None:
+    items = load_set("devset")
+    assert len(items) >= 300
+    per_id = Counter(i.id for i in items)
+    assert per_id[None] >= 60
+    missing = [eid for eid in engine.kb.entries if per_id[eid] == 0]
+    assert not missing, f"entries without a labelled question: {missing}"
+    kinds = Counter(i.kind for i in items)
+    for kind in ("colloquial", "typo", "traditional", "noise", "relative", "region", "unanswerable"):
+        assert kinds[kind] >= 20, kind
+    unknown = {i.id for i in items if i.id} - set(engine.kb.entries)
+    assert not unknown
+
+
+def test_devset_accuracy_targets(engine: Engine) -> None:
+    result = evaluate(load_set("devset"), _predict(engine))
+    failures = "\n".join(f"{it.q} → {got} (want {it.id})" for it, got in result.failures)
+    assert result.top1 >= TOP1_TARGET, f"top-1 {result.top1:.3f}\n{failures}"
+    assert result.refusal_rate >= REFUSAL_TARGET, f"refusals {result.refusal_rate:.3f}\n{failures}"

@@ -1,0 +1,185 @@
+"""Sensitive-data detection: ID numbers, bank cards, phones, passwords, and log redaction."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.engine import messages as msg
+from bot.engine.sensitive import (
+    RedactingFilter,
+    find,
+    id_check_ok,
+    install_log_redaction,
+    luhn_ok,
+    redact,
+    remove,
+    warning_for,
+)
+
+VALID_IDS = ["11010519491231002X", "110101199003074514", "440308199901011234"]
+VALID_CARDS = ["6222020200001234562", "4111111111111111", "6228480012345671"]
+
+
+def kinds(text: str) -> list[str]:
+    """The kinds found in `text`, in order."""
+    return [f.kind for f in find(text)]
+
+
+@pytest.mark.parametrize("number", VALID_IDS)
+def test_valid_id_numbers(number: str) -> None:
+    """18 characters with a correct GB 11643 check character are ID numbers."""
+    assert id_check_ok(number)
+    assert kinds(f"我的身份证号是{number},能办吗") == ["id"]
+
+
+def test_lower_case_x_and_spaces_are_tolerated() -> None:
+    """A lower-case x and spaces between the digit groups still count."""
+    assert kinds("身份证 11010519491231002x") == ["id"]
+    assert kinds("110101 19900307 4514") == ["id"]
+    assert kinds("１１０１０１１９９００３０７４５１４") == ["id"]  # full-width digits
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "110101199003074515",  # wrong check digit
+        "110101199003071234",  # wrong check digit
+        "11010519491231002Y",  # not a check character
+        "110101199013324514",  # month 13 (check digit aside)
+    ],
+)
+def test_invalid_id_numbers(number: str) -> None:
+    """A wrong check character or an impossible birth date is not an ID number."""
+    assert not id_check_ok(number)
+    assert "id" not in kinds(number)
+
+
+@pytest.mark.parametrize("number", VALID_CARDS)
+def test_bank_cards_pass_luhn(number: str) -> None:
+    """13–19 digits passing Luhn are a bank card, with or without spaces or dashes."""
+    assert luhn_ok(number)
+    spaced = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    dashed = "-".join(number[i:i + 4] for i in range(0, len(number), 4))
+    assert kinds(number) == kinds(spaced) == kinds(dashed) == ["card"]
+
+
+def test_luhn_failures_are_not_cards() -> None:
+    """One digit off fails Luhn; too short or too long is not a card."""
+    assert not luhn_ok("6222020200001234563")
+    assert kinds("6222020200001234563") == []
+    assert kinds("4111111111") == []  # 10 digits
+    assert kinds("41111111111111111111") == []  # 20 digits
+
+
+@pytest.mark.parametrize("text", ["13800138000", "手机:138 0013 8000", "打 138-0013-8000",
+                                  "+86 13800138000", "电话19912345678谢谢"])
+def test_mobile_numbers(text: str) -> None:
+    """Mainland mobile numbers, with spaces, dashes or +86."""
+    assert kinds(text) == ["phone"]
+
+
+@pytest.mark.parametrize("text", ["12800138000", "1380013800", "213800138000", "021-12345678"])
+def test_not_mobile_numbers(text: str) -> None:
+    """Wrong prefix, too short, glued to another digit, or a landline."""
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("我的密码是abc123", "abc123"),
+        ("密码:123456", "123456"),
+        ("支付密码：888888", "888888"),
+        ("pwd abc123", "abc123"),
+        ("Password is hunter22", "hunter22"),
+        ("password: letmein", "letmein"),
+    ],
+)
+def test_passwords(text: str, value: str) -> None:
+    """The value after a password keyword is found (the keyword itself is kept)."""
+    (finding,) = find(text)
+    assert finding.kind == "password"
+    assert text[finding.start:finding.end] == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "社保卡密码是多少",
+        "密码忘了怎么办",
+        "初始密码是6位数字吗",
+        "how do I reset my password please",
+        "spin the wheel",
+    ],
+)
+def test_questions_about_passwords_are_not_passwords(text: str) -> None:
+    """Asking about a password is not posting one."""
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024年12月开始跨省共济",
+        "每次最多转¥2,000,一天3次",
+        "2024-12-02 上线",
+        "缴费满15年,2030年起每年加6个月",
+        "20241202",
+        "2024 12 02",
+        "第1/5步",
+        "12393 或 12333",
+        "年收入120000元",
+    ],
+)
+def test_no_false_positives_on_dates_amounts_and_hotlines(text: str) -> None:
+    """Years, dates, amounts and hotline numbers are left alone."""
+    assert find(text) == []
+    assert redact(text) == text
+
+
+def test_redact_and_remove() -> None:
+    """Redaction names what was hidden; remove() leaves only the question."""
+    text = f"身份证{VALID_IDS[1]},卡号{VALID_CARDS[0]},手机13800138000,密码是abc123"
+    assert redact(text) == "身份证[身份证号已隐藏],卡号[银行卡号已隐藏],手机[手机号已隐藏],密码是[密码已隐藏]"
+    assert kinds(text) == ["id", "card", "phone", "password"]
+    assert remove(f"外婆{VALID_IDS[1]}能用吗") == "外婆 能用吗"
+
+
+def test_warning_names_what_was_found() -> None:
+    """The warning uses messages.NUMBER_WARNING with a Chinese list of the kinds."""
+    assert warning_for([]) is None
+    one = warning_for(find("13800138000"))
+    assert one == msg.NUMBER_WARNING.format(what="手机号")
+    several = warning_for(find(f"{VALID_IDS[0]} 13800138000 13900139000 密码:abcd"))
+    assert several == msg.NUMBER_WARNING.format(what="身份证号、手机号和密码")
+
+
+def test_log_filter_redacts_message_args_and_traceback() -> None:
+    """The filter redacts %-arguments and exception text before any handler formats them."""
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    logger = logging.getLogger("test.sensitive")
+    logger.propagate = False
+    handler = Keep()
+    logger.addHandler(handler)
+    install_log_redaction(logger)
+    install_log_redaction(logger)
+    assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+    try:
+        logger.warning("question: %s", f"我的卡号{VALID_CARDS[0]}")
+        try:
+            raise ValueError(f"bad input {VALID_IDS[0]}")
+        except ValueError:
+            logger.exception("failed for %r", {"text": "13800138000"})
+    finally:
+        logger.removeHandler(handler)
+    joined = "\n".join(records)
+    assert VALID_CARDS[0] not in joined and VALID_IDS[0] not in joined and "13800138000" not in joined
+    assert "[银行卡号已隐藏]" in joined and "[身份证号已隐藏]" in joined and "[手机号已隐藏]" in joined
+    assert "ValueError" in joined
