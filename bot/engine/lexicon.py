@@ -21,11 +21,11 @@ _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
 # A word this frequent in jieba's general dictionary is a real word, not a typo of a domain term.
 REAL_WORD_FREQ = 50
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
-# Question words say what kind of answer is wanted (how-to vs what-is vs who/which …). They are
+# Question words (and the generic verbs of how-to questions) say what kind of answer is wanted (how-to vs what-is vs who/which …). They are
 # common, so inverse frequency alone would ignore them; each class adds one feature of its own.
 INTENTS: dict[str, tuple[str, ...]] = {
     "how": ("怎么", "怎么办", "如何", "怎样", "咋", "咋办", "步骤", "流程", "办理", "操作", "方法",
-            "办法", "手续", "怎么办理"),
+            "办法", "手续", "怎么办理", "办", "弄", "搞", "整"),
     "what": ("什么", "是什么", "啥", "什么意思", "怎么回事", "意思", "含义", "指"),
     "which": ("哪些", "哪个", "哪里", "哪儿", "哪", "谁", "哪几", "名单", "范围"),
     "amount": ("多少", "几", "多久", "多长", "比例", "标准", "上限", "限额"),
@@ -33,6 +33,16 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "when": ("什么时候", "哪年", "何时", "哪一年", "啥时候"),
 }
 INTENT_OF = {word: f"#{name}" for name, words in INTENTS.items() for word in words}
+# Phrases that ask for a kind of answer across word boundaries, read from the whole sentence.
+INTENT_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(有|能|可以)(什么|啥)(用|好处|功能)|干(什么|啥|嘛)|做(什么|啥)|用处|作用|用途|功能|好处"), "#use"),
+    (re.compile(r"(能|可以|可不可以|能不能)\S{0,4}吗|能否|可否|行不行|是不是|算不算"), "#yesno"),
+    (re.compile(r"(怎么|咋|如何)\S{0,3}(办|弄|操作|开通|绑|申请|添加|设置|取消|解除|转)|步骤|流程|手续"), "#how"),
+    (re.compile(r"注意|小心|风险|违规|违法|后果"), "#caution"),
+    (re.compile(r"多少|几[年个岁次天月号块万千百]|多久|多长|比例|标准|上限|限额"), "#amount"),
+    (re.compile(r"什么时候|哪年|何时|哪一年|啥时候|几月|几号"), "#when"),
+    (re.compile(r"为什么|为啥|为何|原因|怎么会"), "#why"),
+)
 # Words this common in jieba's dictionary are everyday language, never typos of a domain term.
 EVERYDAY_FREQ = 1000
 # Function characters are typed on purpose: a window holding one (妹没, 医保吗) is never a typo,
@@ -190,6 +200,8 @@ class Lexicon:
         toks = self.tokens(prepared)
         feats = list(toks)
         feats += [INTENT_OF[t] for t in toks if t in INTENT_OF]
+        text = "".join(toks)
+        feats += [tag for pattern, tag in INTENT_PHRASES if pattern.search(text)]
         feats += [self.word_classes[t] for t in toks if t in self.word_classes]
         joined = "".join(t for t in toks if t not in INTENT_OF)
         feats += ["~" + joined[i:i + 2] for i in range(len(joined) - 1)]

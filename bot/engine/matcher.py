@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from .lexicon import Lexicon
+from .lexicon import INTENT_OF, Lexicon
 
 OOS_PREFIX = "oos:"
 
@@ -18,10 +18,10 @@ OOS_PREFIX = "oos:"
 class Thresholds:
     """The scoring contract: where an answer, a suggestion and a refusal begin."""
 
-    answer: float = 0.34  # at or above, and clear of the runner-up by `margin`: answer
-    suggest: float = 0.25  # at or above (and not answered): "did you mean"
-    margin: float = 0.07  # a top score this close to the runner-up is ambiguous
-    sure: float = 0.55  # at or above this the margin does not matter
+    answer: float = 0.26  # at or above, and clear of the runner-up by `margin`: answer
+    suggest: float = 0.22  # at or above (and not answered): "did you mean"
+    margin: float = 0.06  # a top score this close to the runner-up is ambiguous
+    sure: float = 0.45  # at or above this the margin does not matter
     max_suggestions: int = 3
 
 
@@ -51,14 +51,20 @@ class Matcher:
     BIGRAM_WEIGHT = 0.5
     MAX_POSTINGS = 4000  # features more common than this only count in the final scoring
     CANDIDATES = 40  # variants scored exactly after the first pass
-    FUZZ_SHARE = 0.25  # how much of the score comes from rapidfuzz's character similarity
+    FUZZ_SHARE = 0.2  # how much of the score comes from rapidfuzz's character similarity
     BETA = 1.5  # F-beta over weighted overlap: >1 values covering the variant over covering the query
-    ENTRY_SHARE = 0.5  # how much of the score comes from the entry as a whole (all its questions)
+    ENTRY_SHARE = 0.4  # how much of the score comes from the entry as a whole (all its questions)
     UNKNOWN_SHARE = 0.2  # how much a word unknown to the knowledge base dilutes a question
     ANCHOR_IDF = 2.0  # the shared words (not question words) must add up to this much idf …
     UNANCHORED_FACTOR = 0.3  # … or the entry's score is cut by this factor
+    SHORT_WORDS = 2  # a question with this few content words is "short" …
+    SHORT_SUGGEST_FACTOR = 0.5  # … and gets suggestions down to this share of the usual floor
+    HARD_INTENTS = frozenset({"#amount", "#when", "#why"})
+    INTENT_MISMATCH_FACTOR = 0.6
     INTENT_WEIGHT = 2.0  # weight of a question-word class (#how, #what …), see lexicon.INTENTS
     BACKGROUND_MATCH = 0.5  # a query word found only in an entry's answer counts as this many questions
+    BM25_SHARE = 0.3  # how far an entry BM25 ranks below the best one can pull its score down
+    BM25_B = 0.75  # BM25's length normalisation
     SATURATION = 1.2  # BM25's k1: how fast repeated use across an entry's questions saturates
 
     def __init__(
@@ -99,6 +105,11 @@ class Matcher:
             central = dict.fromkeys(background[key], b / (b + k))
             central.update({f: c / (c + k) for f, c in counts.items()})
             self._entry_feats[key] = central
+        # BM25 over each entry's questions taken together: a second opinion on the ranking that
+        # rewards words an entry uses again and again, and forgives long chatty questions.
+        self._entry_counts = asked
+        self._entry_len = {key: sum(c.values()) for key, c in asked.items()}
+        self._avg_len = sum(self._entry_len.values()) / n
         self._docs: list[_Doc] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
         for key, text, feats in raw:
@@ -117,12 +128,25 @@ class Matcher:
         idf = self._idf.get(feat, self._unknown_idf)
         return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
 
+    def _bm25(self, key: str, qweights: dict[str, float]) -> float:
+        counts = self._entry_counts[key]
+        k, b = self.SATURATION, self.BM25_B
+        norm = k * (1 - b + b * self._entry_len[key] / self._avg_len)
+        return sum(w * counts[f] * (k + 1) / (counts[f] + norm) for f, w in qweights.items() if f in counts)
+
     def rank(self, question: str, limit: int = 8) -> list[tuple[str, float]]:
         """Entry keys with their best variant score, best first."""
+        return self._rank(question, limit)[0]
+
+    def _rank(self, question: str, limit: int = 8) -> tuple[list[tuple[str, float]], int]:
+        """The ranking, and how many content words (not question words) the question has."""
         prepared = self.lexicon.prepare(question)
         feats = set(self.lexicon.features(prepared))
+        content = [f for f in feats if f[0] not in "#~@" and f not in INTENT_OF]
+        # Unknown words make a question long: "护照" is not a short question about us.
+        words = sum(1 if f in self._idf else self.SHORT_WORDS + 1 for f in content)
         if not feats:
-            return []
+            return [], words
         qweights = {f: self._weight(f) for f in feats}
         # Words no entry knows lower every entry's score alike; they count only in part, so a
         # chatty question is not refused for its chat, while an unknown topic word still weighs.
@@ -135,7 +159,7 @@ class Matcher:
                 for idx in posting:
                     partial[idx] += weight
         if not partial:
-            return []
+            return [], words
         top = sorted(partial, key=partial.__getitem__, reverse=True)[: self.CANDIDATES]
         qtext = self._compact(prepared)
         best: dict[str, float] = {}
@@ -149,20 +173,29 @@ class Matcher:
             score = (1 - self.FUZZ_SHARE) * overlap + self.FUZZ_SHARE * chars
             if score > best.get(doc.key, -1.0):
                 best[doc.key] = score
+        bm25 = {key: self._bm25(key, qweights) for key in best}
+        top_bm25 = max(bm25.values(), default=0.0) or 1.0
         for key, variant_score in best.items():
             feats = self._entry_feats[key]
             covered = sum(w * feats.get(f, 0.0) for f, w in qweights.items()) / qtotal
             score = (1 - self.ENTRY_SHARE) * variant_score + self.ENTRY_SHARE * covered
             # An entry must share at least one telling word with the question: agreeing only
             # on 怎么/哪/办 is no evidence at all (护照去哪办 is not about binding a relative).
-            anchor = sum(self._idf.get(f, 0.0) for f in qweights if f in feats and f[0] not in "#~@")
-            best[key] = score if anchor >= self.ANCHOR_IDF else score * self.UNANCHORED_FACTOR
+            anchor = sum(self._idf.get(f, 0.0) for f in qweights
+                         if f in feats and f[0] not in "#~@" and f not in INTENT_OF)
+            if anchor < self.ANCHOR_IDF:
+                score *= self.UNANCHORED_FACTOR
+            # "How much / how long / when / why" needs an entry that answers such a thing: an
+            # entry none of whose questions asks it is a weak match (工伤保险能赔多少钱).
+            if any(f in self.HARD_INTENTS and f not in feats for f in qweights):
+                score *= self.INTENT_MISMATCH_FACTOR
+            best[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25[key] / top_bm25)
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
-        return ranked[:limit]
+        return ranked[:limit], words
 
     def match(self, question: str) -> Match:
         """Decide between answer, suggestions and no answer for one question."""
-        ranking = self.rank(question)
+        ranking, words = self._rank(question)
         t = self.thresholds
         if not ranking:
             return Match("none", None, 0.0)
@@ -172,10 +205,15 @@ class Matcher:
             # The question is closest to a topic we know we do not cover: say so honestly.
             topic = best_key[len(OOS_PREFIX):]
             return Match("none", None, round(best, 4), oos=topic, ranking=tuple(ranking))
-        suggestions = tuple(k for k, s in entries if s >= t.suggest)[: t.max_suggestions]
+        # A one- or two-word question ("共济?") cannot score high against full questions; its
+        # best matches are still worth offering.
+        floor = t.suggest * self.SHORT_SUGGEST_FACTOR if words <= self.SHORT_WORDS else t.suggest
+        suggestions = tuple(k for k, s in entries if s >= floor)[: t.max_suggestions]
         runner_up = entries[1][1] if len(entries) > 1 else 0.0
-        if best >= t.answer and (best >= t.sure or best - runner_up >= t.margin):
+        # One word alone (电子, 服务) is too little to be sure of, unless it is unmistakable.
+        clear = best >= t.sure or (best - runner_up >= t.margin and words > 1)
+        if best >= t.answer and clear:
             return Match("answer", best_key, round(best, 4), suggestions[1:], ranking=tuple(ranking))
-        if best >= t.suggest:
+        if best >= floor and suggestions:
             return Match("suggest", None, round(best, 4), suggestions, ranking=tuple(ranking))
         return Match("none", None, round(best, 4), ranking=tuple(ranking))
