@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -125,6 +126,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args.knowledge)
 
 
+def cmd_report(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """The curators' report for a period: text, CSV on stdout, or one HTML page."""
+    out = stdout or sys.stdout
+    from .analytics import DB_FILE
+    from .report import PeriodError, load_report, period_from, render_text, write_csv
+    from .settings import Settings, SettingsError
+
+    try:
+        period = period_from(args.since, args.until, args.days)
+        data_dir = Path(args.data_dir) if args.data_dir else Settings.from_env().data_dir
+    except (PeriodError, SettingsError) as exc:
+        print(f"错误:{exc}", file=sys.stderr)
+        return 2
+    if not (data_dir / DB_FILE).is_file():
+        print(f"note: no analytics recorded yet in {data_dir}", file=sys.stderr)
+    report = load_report(data_dir, period)
+    if args.html:
+        from .report_html import MatplotlibMissing, write_html
+
+        try:
+            write_html(report, args.html)
+        except MatplotlibMissing as exc:
+            print(f"错误:{exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.csv:
+        write_csv(report, out)
+    elif not args.html:
+        print(render_text(report), file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for `python -m bot`."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="社保小助手 shebao-bot")
@@ -146,6 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir", nargs="?", default=None)
     check.set_defaults(func=cmd_kb_check)
     sub.add_parser("run", parents=[common], help="run the Telegram bot").set_defaults(func=cmd_run)
+    report = sub.add_parser("report", help="curators' report: unanswered, 👎, did-you-mean choices")
+    when = report.add_mutually_exclusive_group()
+    when.add_argument("--since", metavar="YYYY-MM-DD", type=dt.date.fromisoformat,
+                      help="first day (UTC), included")
+    when.add_argument("--days", metavar="N", type=int, help="the last N days (default 7)")
+    report.add_argument("--until", metavar="YYYY-MM-DD", type=dt.date.fromisoformat,
+                        help="last day (UTC), included (default today)")
+    report.add_argument("--csv", action="store_true", help="the tables as CSV on stdout")
+    report.add_argument("--html", metavar="FILE", help="write one self-contained HTML page")
+    report.add_argument("--data-dir", metavar="DIR", default=None,
+                        help="where the bot keeps its data (default: BOT_DATA_DIR or ./data)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

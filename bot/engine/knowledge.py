@@ -24,7 +24,11 @@ class LineDict(dict):  # type: ignore[type-arg]
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's C parser when PyYAML has it (several times faster than the pure-Python one).
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[misc, valid-type]
     """A safe YAML loader whose mappings carry 1-based line numbers."""
 
 

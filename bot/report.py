@@ -1,0 +1,256 @@
+"""The curators' report: unanswered questions grouped by similarity, 👎 by entry, "did you mean" choices."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from rapidfuzz import fuzz, process
+
+from .analytics import (
+    ANSWERED,
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    NONE_OF_THESE,
+    SUGGESTION_CHOSEN,
+    UNANSWERED,
+    Event,
+    read_events,
+)
+from .engine.normalize import compact
+
+DEFAULT_DAYS = 7  # the period when none is given: the last week, today included
+# rapidfuzz ratio (0–100) on compact() text at or above which two unanswered questions are one
+# group: "我的社保卡丢了怎么办啊" ~ "社保卡丢了怎么办" scores 84, while two short questions that
+# differ in their key word ("社保卡怎么激活" / "社保卡怎么挂失") score about 71.
+CLUSTER_THRESHOLD = 80.0
+EXAMPLES_PER_GROUP = 3  # other wordings shown under a group's most frequent one
+TEXT_ROW_LIMIT = 50  # rows per table in the terminal and HTML; --csv has them all
+UNANSWERED_KINDS = frozenset({UNANSWERED, NONE_OF_THESE})
+
+
+class PeriodError(ValueError):
+    """The --since/--until/--days options do not describe a period."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole UTC days from `since` to `until`, both included."""
+
+    since: dt.date
+    until: dt.date
+
+    @property
+    def start(self) -> dt.datetime:
+        """The first moment of the period."""
+        return dt.datetime.combine(self.since, dt.time(), tzinfo=dt.UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        """The first moment after the period."""
+        return dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+    def days(self) -> list[dt.date]:
+        """Every day of the period, in order."""
+        return [self.since + dt.timedelta(days=i) for i in range((self.until - self.since).days + 1)]
+
+    def __str__(self) -> str:
+        return f"{self.since.isoformat()} – {self.until.isoformat()} (UTC)"
+
+
+def period_from(
+    since: dt.date | None, until: dt.date | None, days: int | None, today: dt.date | None = None
+) -> Period:
+    """The period the options describe: `--days N` ending at `until` (default today), or since–until."""
+    end = until or today or dt.datetime.now(dt.UTC).date()
+    if days is not None and since is not None:
+        raise PeriodError("give --since or --days, not both")
+    if days is not None and days < 1:
+        raise PeriodError("--days must be at least 1")
+    start = since or end - dt.timedelta(days=(days or DEFAULT_DAYS) - 1)
+    if start > end:
+        raise PeriodError(f"--since {start} is after --until {end}")
+    return Period(start, end)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Unanswered questions that read alike: the most frequent wording, a count, other wordings."""
+
+    question: str
+    count: int
+    users: int
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntryVotes:
+    """👎 and 👍 on one entry."""
+
+    entry_id: str
+    down: int
+    up: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A question whose asker picked `entry_id` under "did you mean": a candidate alternate."""
+
+    question: str
+    entry_id: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Day:
+    """Questions on one day: answered directly, answered after "did you mean", unanswered."""
+
+    day: dt.date
+    answered: int
+    after_suggestion: int
+    unanswered: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report shows for one period."""
+
+    period: Period
+    unanswered: list[Group] = field(default_factory=list)
+    votes: list[EntryVotes] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
+    days: list[Day] = field(default_factory=list)
+
+
+def group_similar(questions: Iterable[tuple[str, str | None]],
+                  threshold: float = CLUSTER_THRESHOLD) -> list[Group]:
+    """Greedy clustering of (question, user hash) pairs, most frequent wordings first."""
+    by_form: dict[str, Counter[str]] = defaultdict(Counter)  # compact form → original wordings
+    users: dict[str, set[str]] = defaultdict(set)
+    for question, user in questions:
+        form = compact(question) or question.strip()
+        if not form:
+            continue
+        by_form[form][question.strip()] += 1
+        if user:
+            users[form].add(user)
+    ordered = sorted(by_form, key=lambda f: (-sum(by_form[f].values()), f))
+    heads: list[str] = []  # the first (most frequent) form of each group
+    members: dict[str, list[str]] = {}
+    for form in ordered:
+        best = process.extractOne(form, heads, scorer=fuzz.ratio, score_cutoff=threshold)
+        if best is None:
+            heads.append(form)
+            members[form] = [form]
+        else:
+            members[best[0]].append(form)
+    groups = []
+    for head in heads:
+        wordings: Counter[str] = Counter()
+        for form in members[head]:
+            wordings.update(by_form[form])
+        ranked = [w for w, _ in wordings.most_common()]
+        group_users = set().union(*(users[f] for f in members[head]))
+        groups.append(Group(ranked[0], sum(wordings.values()), len(group_users),
+                            tuple(ranked[1:1 + EXAMPLES_PER_GROUP])))
+    return sorted(groups, key=lambda g: (-g.count, g.question))
+
+
+def rank_votes(events: Iterable[Event]) -> list[EntryVotes]:
+    """Entries with at least one 👎, most 👎 first (fewer 👍 first on a tie)."""
+    down: Counter[str] = Counter()
+    up: Counter[str] = Counter()
+    for e in events:
+        if e.entry_id and e.kind == FEEDBACK_DOWN:
+            down[e.entry_id] += 1
+        elif e.entry_id and e.kind == FEEDBACK_UP:
+            up[e.entry_id] += 1
+    rows = [EntryVotes(entry, n, up[entry]) for entry, n in down.items()]
+    return sorted(rows, key=lambda r: (-r.down, r.up, r.entry_id))
+
+
+def count_choices(events: Iterable[Event]) -> list[Choice]:
+    """"Did you mean" choices by question (same compact form) and chosen entry, most frequent first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    wordings: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for e in events:
+        chosen = e.chosen_entry_id or e.entry_id
+        if e.kind != SUGGESTION_CHOSEN or not chosen or not e.question:
+            continue
+        key = (compact(e.question) or e.question, chosen)
+        counts[key] += 1
+        wordings[key][e.question] += 1
+    rows = [Choice(wordings[key].most_common(1)[0][0], key[1], n) for key, n in counts.items()]
+    return sorted(rows, key=lambda c: (-c.count, c.entry_id, c.question))
+
+
+def count_days(events: Iterable[Event], period: Period) -> list[Day]:
+    """Per day of the period: answered, answered after "did you mean", unanswered."""
+    tally: dict[dt.date, Counter[str]] = defaultdict(Counter)
+    for e in events:
+        tally[e.ts.date()][e.kind] += 1
+    return [Day(d, tally[d][ANSWERED], tally[d][SUGGESTION_CHOSEN],
+                sum(tally[d][k] for k in UNANSWERED_KINDS)) for d in period.days()]
+
+
+def build_report(events: Sequence[Event], period: Period) -> Report:
+    """The report over events already limited to the period."""
+    unanswered = [(e.question, e.user_hash) for e in events
+                  if e.kind in UNANSWERED_KINDS and e.question]
+    return Report(period, group_similar(unanswered), rank_votes(events), count_choices(events),
+                  count_days(events, period))
+
+
+def load_report(data_dir: Path | str, period: Period) -> Report:
+    """Read the period's events from the store in `data_dir` and build the report."""
+    return build_report(read_events(data_dir, period.start, period.end), period)
+
+
+# ----- output -----
+
+def tables(report: Report) -> list[tuple[str, str, list[str], list[list[object]]]]:
+    """The report as (key, title, header, rows) tables: the one source for text, CSV and HTML."""
+    return [
+        ("unanswered", "Unanswered questions, grouped by similarity 未答问题",
+         ["count", "users", "question", "other wordings"],
+         [[g.count, g.users, g.question, " | ".join(g.examples)] for g in report.unanswered]),
+        ("downvotes", "Entries with the most 👎 (and their 👍)",
+         ["entry", "down", "up"],
+         [[v.entry_id, v.down, v.up] for v in report.votes]),
+        ("did_you_mean", "\"Did you mean\" choices: candidate alternates 候选问法",
+         ["count", "question", "chosen entry"],
+         [[c.count, c.question, c.entry_id] for c in report.choices]),
+        ("daily", "Questions per day",
+         ["day", "answered", "answered after did-you-mean", "unanswered"],
+         [[d.day.isoformat(), d.answered, d.after_suggestion, d.unanswered] for d in report.days]),
+    ]
+
+
+def render_text(report: Report, limit: int = TEXT_ROW_LIMIT) -> str:
+    """The report as terminal text, one table after another."""
+    lines = [f"shebao-bot report {report.period}"]
+    for _key, title, header, rows in tables(report):
+        lines += ["", f"== {title} =="]
+        if not rows:
+            lines.append("(none)")
+            continue
+        lines.append("\t".join(header))
+        lines += ["\t".join(str(cell) for cell in row) for row in rows[:limit]]
+        if len(rows) > limit:
+            lines.append(f"… {len(rows) - limit} more (--csv lists them all)")
+    return "\n".join(lines)
+
+
+def write_csv(report: Report, out: TextIO) -> None:
+    """The report as CSV: per table a row with its key, a header row, the rows, a blank row."""
+    writer = csv.writer(out, lineterminator="\n")
+    for key, _title, header, rows in tables(report):
+        writer.writerow([key])
+        writer.writerow(header)
+        writer.writerows(rows)
+        writer.writerow([])
