@@ -1,6 +1,6 @@
 """The platform-independent engine: knowledge base, matcher, case verdicts and dialogues."""
 
-from .dialogue import DialogueState, Dialogues
+from .dialogue import Dialogues, DialogueState
 from .engine import Engine
 from .knowledge import KnowledgeBase, KnowledgeError
 from .matcher import Match, Thresholds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -128,12 +129,6 @@ class Matcher:
         idf = self._idf.get(feat, self._unknown_idf)
         return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
 
-    def _bm25(self, key: str, qweights: dict[str, float]) -> float:
-        counts = self._entry_counts[key]
-        k, b = self.SATURATION, self.BM25_B
-        norm = k * (1 - b + b * self._entry_len[key] / self._avg_len)
-        return sum(w * counts[f] * (k + 1) / (counts[f] + norm) for f, w in qweights.items() if f in counts)
-
     def rank(self, question: str, limit: int = 8) -> list[tuple[str, float]]:
         """Entry keys with their best variant score, best first."""
         return self._rank(question, limit)[0]
@@ -153,43 +148,66 @@ class Matcher:
         qtotal = sum(w if f in self._idf or f[0] in "#@" else w * self.UNKNOWN_SHARE
                      for f, w in qweights.items())
         partial: dict[int, float] = defaultdict(float)
+        skipped: list[tuple[str, float]] = []  # too common to walk; counted per candidate below
         for feat, weight in qweights.items():
             posting = self._postings.get(feat)
-            if posting and len(posting) <= self.MAX_POSTINGS:
-                for idx in posting:
-                    partial[idx] += weight
+            if not posting:
+                continue
+            if len(posting) > self.MAX_POSTINGS:
+                skipped.append((feat, weight))
+                continue
+            for idx in posting:
+                partial[idx] += weight
         if not partial:
             return [], words
-        top = sorted(partial, key=partial.__getitem__, reverse=True)[: self.CANDIDATES]
+        top = heapq.nlargest(self.CANDIDATES, partial, key=partial.__getitem__)
         qtext = self._compact(prepared)
+        b2 = self.BETA * self.BETA
         best: dict[str, float] = {}
         for idx in top:
             doc = self._docs[idx]
-            shared = sum(w for f, w in qweights.items() if f in doc.weights)
+            shared = partial[idx] + sum(w for f, w in skipped if f in doc.weights)
             precision, recall = shared / qtotal, shared / doc.total
-            b2 = self.BETA * self.BETA
             overlap = (1 + b2) * precision * recall / (b2 * precision + recall) if shared else 0.0
             chars = fuzz.ratio(qtext, doc.text) / 100 if qtext and doc.text else 0.0
             score = (1 - self.FUZZ_SHARE) * overlap + self.FUZZ_SHARE * chars
             if score > best.get(doc.key, -1.0):
                 best[doc.key] = score
-        bm25 = {key: self._bm25(key, qweights) for key in best}
-        top_bm25 = max(bm25.values(), default=0.0) or 1.0
+        # Per query feature, once: is it a telling word (counts as an anchor), a hard intent?
+        qitems = [(f, w, f[0] not in "#~@" and f not in INTENT_OF, f in self.HARD_INTENTS)
+                  for f, w in qweights.items()]
+        k, b = self.SATURATION, self.BM25_B
+        details: dict[str, tuple[float, float, float, bool]] = {}
+        for key in best:
+            central, counts = self._entry_feats[key], self._entry_counts[key]
+            norm = k * (1 - b + b * self._entry_len[key] / self._avg_len)
+            covered = anchor = bm25 = 0.0
+            mismatch = False
+            for f, w, telling, hard in qitems:
+                c = central.get(f)
+                if c is None:
+                    mismatch = mismatch or hard
+                    continue
+                covered += w * c
+                if telling:
+                    anchor += self._idf.get(f, 0.0)
+                n = counts.get(f, 0)
+                if n:
+                    bm25 += w * n * (k + 1) / (n + norm)
+            details[key] = (covered / qtotal, anchor, bm25, mismatch)
+        top_bm25 = max((d[2] for d in details.values()), default=0.0) or 1.0
         for key, variant_score in best.items():
-            feats = self._entry_feats[key]
-            covered = sum(w * feats.get(f, 0.0) for f, w in qweights.items()) / qtotal
+            covered, anchor, bm25, mismatch = details[key]
             score = (1 - self.ENTRY_SHARE) * variant_score + self.ENTRY_SHARE * covered
             # An entry must share at least one telling word with the question: agreeing only
             # on 怎么/哪/办 is no evidence at all (护照去哪办 is not about binding a relative).
-            anchor = sum(self._idf.get(f, 0.0) for f in qweights
-                         if f in feats and f[0] not in "#~@" and f not in INTENT_OF)
             if anchor < self.ANCHOR_IDF:
                 score *= self.UNANCHORED_FACTOR
             # "How much / how long / when / why" needs an entry that answers such a thing: an
             # entry none of whose questions asks it is a weak match (工伤保险能赔多少钱).
-            if any(f in self.HARD_INTENTS and f not in feats for f in qweights):
+            if mismatch:
                 score *= self.INTENT_MISMATCH_FACTOR
-            best[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25[key] / top_bm25)
+            best[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25 / top_bm25)
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
         return ranked[:limit], words
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import messages as msg
-from .dialogue import DialogueState, Dialogues
+from .dialogue import Dialogues, DialogueState
 from .engine import Engine
 from .reply import Button, Reply
 

@@ -6,10 +6,9 @@ import html
 import logging
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest
-from telegram.ext import ExtBot
 
 from ..engine import Reply
 
@@ -18,7 +17,7 @@ logger = logging.getLogger(__name__)
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # counted on the text after HTML parsing, in UTF-16 units
 PARAGRAPH, LINE = "\n\n", "\n"
 EMPTY = "…"  # Telegram refuses an empty message
-# Where a line too long for one message is best cut: after a sentence or clause.
+# Where a line too long for one message is best cut: after a sentence or a clause.
 _SENTENCE_END = re.compile(r"[。！？；!?;，,、 ]")
 _NOT_MODIFIED = "message is not modified"
 
@@ -90,7 +89,7 @@ def render(reply: Reply, limit: int = TEXT_LIMIT) -> tuple[list[str], InlineKeyb
             chunks[-1].append((part, tag))
             size += extra
     html_chunks = [PARAGRAPH.join(_html(t, tag) for t, tag in chunk) for chunk in chunks if chunk]
-    return html_chunks or [html.escape(reply.text or EMPTY)], keyboard(reply)
+    return html_chunks or [EMPTY], keyboard(reply)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -100,46 +99,53 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-async def send_reply(
-    bot: ExtBot, chat_id: int, reply: Reply, reply_to: int | None = None
-) -> list[Message]:
-    """Send a reply as one or more messages; the buttons go under the last one."""
+async def send_reply(bot: Bot, chat_id: int, reply: Reply, reply_to: int | None = None) -> list[int]:
+    """Send a reply as one or more messages, buttons under the last; returns their ids."""
     chunks, markup = render(reply)
     quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-    sent: list[Message] = []
+    sent: list[int] = []
     for i, chunk in enumerate(chunks):
-        last = i == len(chunks) - 1
-        sent.append(await bot.send_message(
-            chat_id, chunk, reply_markup=markup if last else None,
+        message = await bot.send_message(
+            chat_id, chunk, reply_markup=markup if i == len(chunks) - 1 else None,
             reply_parameters=quote if i == 0 else None,
-        ))
+        )
+        sent.append(message.message_id)
     return sent
 
 
-async def edit_reply(bot: ExtBot, message: Message, reply: Reply) -> list[Message]:
-    """Show a reply in place of a message the bot sent; extra chunks follow as new messages."""
+async def edit_reply(bot: Bot, chat_id: int, message_ids: list[int], reply: Reply) -> list[int]:
+    """Show a reply in place of earlier bot messages: edit them, send what does not fit, delete the rest."""
     chunks, markup = render(reply)
-    try:
-        edited = await bot.edit_message_text(
-            chunks[0], chat_id=message.chat_id, message_id=message.message_id,
-            reply_markup=markup if len(chunks) == 1 else None,
-        )
-    except BadRequest as exc:
-        if _NOT_MODIFIED not in str(exc).lower():
-            # Too old or gone: say it in a new message instead.
-            logger.info("cannot edit message %s (%s); sending anew", message.message_id, exc)
-            return await send_reply(bot, message.chat_id, reply)
-        edited = message
-    shown = [edited if isinstance(edited, Message) else message]
-    for i, chunk in enumerate(chunks[1:], start=1):
-        last = i == len(chunks) - 1
-        shown.append(await bot.send_message(
-            message.chat_id, chunk, reply_markup=markup if last else None
-        ))
+    shown: list[int] = []
+    for i, chunk in enumerate(chunks):
+        buttons = markup if i == len(chunks) - 1 else None
+        if i < len(message_ids) and await _edit(bot, chat_id, message_ids[i], chunk, buttons):
+            shown.append(message_ids[i])
+        else:
+            shown.append((await bot.send_message(chat_id, chunk, reply_markup=buttons)).message_id)
+    for surplus in message_ids[len(chunks):]:
+        try:
+            await bot.delete_message(chat_id, surplus)
+        except BadRequest as exc:
+            logger.debug("cannot delete message %s: %s", surplus, exc)
     return shown
 
 
-async def drop_buttons(bot: ExtBot, chat_id: int, message_id: int) -> None:
+async def _edit(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> bool:
+    """Edit one message; False when it cannot be edited (too old, deleted, inaccessible)."""
+    try:
+        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
+    except BadRequest as exc:
+        if _NOT_MODIFIED in str(exc).lower():
+            return True
+        logger.info("cannot edit message %s (%s); sending anew", message_id, exc)
+        return False
+    return True
+
+
+async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
     """Remove the keyboard of an earlier bot message, if it still has one."""
     try:
         await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)

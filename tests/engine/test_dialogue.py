@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import DialogueState, Dialogues, Reply
+from bot.engine import Dialogues, DialogueState, Reply
 
 
 def _press(d: Dialogues, state: DialogueState | None, reply: Reply, label: str) -> tuple[Reply, DialogueState | None]:

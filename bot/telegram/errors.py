@@ -1,0 +1,40 @@
+"""The global error handler: log the update and the traceback, and tell the user something went wrong."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from ..engine import Reply
+from ..engine import messages as msg
+from .render import send_reply
+
+logger = logging.getLogger(__name__)
+
+
+def describe(update: object) -> str:
+    """An update as JSON for the log (the log filter hides ID, card and phone numbers)."""
+    if isinstance(update, Update):
+        return json.dumps(update.to_dict(), ensure_ascii=False)
+    return repr(update)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log an error raised by a handler or job, then apologise to the user instead of going silent."""
+    logger.error("error while handling update %s", describe(update), exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):  # it may have been answered before the error
+            await update.callback_query.answer()
+    if update.effective_chat is None:
+        return
+    try:
+        await send_reply(context.bot, update.effective_chat.id, Reply(msg.ERROR, kind="none"))
+    except TelegramError as exc:  # blocked by the user, chat gone, Telegram down
+        logger.warning("could not tell chat %s about the error: %s", update.effective_chat.id, exc)

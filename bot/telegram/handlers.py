@@ -1,0 +1,225 @@
+"""Handlers for commands, free questions, menu and answer buttons, and edited questions."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
+
+from ..engine import Button, Engine, Reply, sensitive
+from ..engine import messages as msg
+from ..engine.normalize import compact
+from . import texts
+from .feedback import NONE_OF_THESE, VOTES, FeedbackSink
+from .render import edit_reply, send_reply
+
+logger = logging.getLogger(__name__)
+
+NEW_MESSAGES = filters.UpdateType.MESSAGE  # not edits, not channel posts
+PRIVATE = filters.ChatType.PRIVATE
+GROUPS = filters.ChatType.GROUPS
+MAX_QUESTION_CHARS = 500  # longer texts are cut before matching; no real question needs more
+MIN_QUESTION_CHARS = 4  # what must be left beside a hidden number to be answered as a question
+REPLY_MEMORY = 200  # per chat: questions whose replies are remembered so that edits can follow
+REPLIES_KEY = "replies"  # chat_data: {user message id: {"bot": [bot message ids], "q": question}}
+HANDLED_UPDATES = ("message", "edited_message", "callback_query")
+
+
+def screen_text(text: str) -> tuple[Reply | None, str | None]:
+    """A warning if the text holds sensitive data, and the question left once that is removed."""
+    findings = sensitive.find(text)
+    warning = sensitive.warning_for(findings)
+    if warning is None:
+        return None, text
+    rest = sensitive.remove(text)
+    question = rest if len(compact(rest)) >= MIN_QUESTION_CHARS else None
+    return Reply(warning, kind="warning"), question
+
+
+async def screen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log and skip updates the bot has nothing to do with, before any other handler sees them."""
+    kind = next((k for k in HANDLED_UPDATES if getattr(update, k) is not None), None)
+    user, chat = update.effective_user, update.effective_chat
+    if kind is not None and user is not None and not user.is_bot and chat is not None:
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer()  # every query gets an answer, even one we skip
+    fields = sorted(set(update.to_dict()) - {"update_id"})
+    logger.info("skipping update %s (%s)", update.update_id, ", ".join(fields) or "empty")
+    raise ApplicationHandlerStop
+
+
+def remember(chat_data: dict[str, Any], message_id: int, bot_ids: list[int], question: str) -> None:
+    """Note which bot messages answered a user's message, forgetting the oldest past the limit."""
+    replies = chat_data.setdefault(REPLIES_KEY, {})
+    replies[message_id] = {"bot": bot_ids, "q": question}
+    while len(replies) > REPLY_MEMORY:
+        del replies[next(iter(replies))]
+
+
+def question_for(chat_data: dict[str, Any], bot_message_id: int) -> str:
+    """The question a bot message answered, if it is still remembered."""
+    for noted in chat_data.get(REPLIES_KEY, {}).values():
+        if bot_message_id in noted["bot"]:
+            return str(noted["q"])
+    return ""
+
+
+class Answers:
+    """Answers commands, free questions and the engine's buttons with the engine's replies."""
+
+    def __init__(self, engine: Engine, feedback: FeedbackSink) -> None:
+        self.engine = engine
+        self.feedback = feedback
+
+    async def _send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> list[int]:
+        assert update.effective_chat is not None  # screen() lets no chat-less update through
+        return await send_reply(context.bot, update.effective_chat.id, reply)
+
+    # ----- commands -----
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start: the greeting with the topic buttons."""
+        await self._send(update, context, self.engine.greeting())
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/help: how to use the bot."""
+        await self._send(update, context, self.engine.help())
+
+    async def topics(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/topics: the topic menu."""
+        await self._send(update, context, self.engine.topics())
+
+    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/cancel when no dialogue is running (a running one catches /cancel itself)."""
+        await self._send(update, context, Reply(texts.NOTHING_TO_CANCEL, kind="dialogue"))
+
+    async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command the bot does not have."""
+        await self._send(update, context, Reply(texts.UNKNOWN_COMMAND, kind="menu"))
+
+    async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A sticker, photo or voice message in a private chat."""
+        await self._send(update, context, Reply(texts.TEXT_ONLY, kind="menu"))
+
+    # ----- questions -----
+
+    async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A text message in a private chat: the matcher's answer."""
+        assert update.effective_message is not None
+        await self.answer_text(update, context, update.effective_message.text or "")
+
+    async def answer_text(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, resume: Button | None = None
+    ) -> None:
+        """Warn about sensitive data, then answer what is left; `resume` leads back to a dialogue."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        warning, question = screen_text(text)
+        if warning is not None:
+            await send_reply(context.bot, chat.id, warning, reply_to=message.message_id)
+        if question is None:
+            return
+        question = question[:MAX_QUESTION_CHARS]
+        reply = self.engine.answer(question)
+        logger.info("%s chat: %r → %s %s (%.2f)", chat.type, question, reply.kind,
+                    reply.entry_id or "-", reply.score)
+        if resume is not None:
+            reply = dataclasses.replace(
+                reply, body=f"{reply.body}\n\n{msg.FLOW_RESUME_HINT}",
+                buttons=(*reply.buttons, (resume,)),
+            )
+        sent = await send_reply(context.bot, chat.id, reply)
+        if context.chat_data is not None:
+            remember(context.chat_data, message.message_id, sent, question)
+
+    async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A text message in a group: only a warning when it holds sensitive data."""
+        message = update.effective_message
+        assert message is not None and update.effective_chat is not None
+        warning, _ = screen_text(message.text or "")
+        if warning is not None:
+            await send_reply(context.bot, update.effective_chat.id, warning, reply_to=message.message_id)
+
+    async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited question: edit the bot's earlier reply to answer the new wording."""
+        message, chat = update.edited_message, update.effective_chat
+        assert message is not None and chat is not None
+        noted = (context.chat_data or {}).get(REPLIES_KEY, {}).get(message.message_id)
+        if noted is None:
+            logger.debug("edit of message %s, which the bot did not answer", message.message_id)
+            return
+        warning, question = screen_text(message.text or "")
+        if warning is not None:
+            await send_reply(context.bot, chat.id, warning, reply_to=message.message_id)
+        if question is None:
+            return
+        question = question[:MAX_QUESTION_CHARS]
+        shown = await edit_reply(context.bot, chat.id, noted["bot"], self.engine.answer(question))
+        if context.chat_data is not None:
+            remember(context.chat_data, message.message_id, shown, question)
+
+    # ----- buttons -----
+
+    async def show_entry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A question button (q:<entry>): its answer as a new message."""
+        query = update.callback_query
+        assert query is not None
+        entry_id = (query.data or "").removeprefix("q:")
+        if entry_id not in self.engine.kb.entries:
+            await query.answer(texts.BUTTON_EXPIRED)
+            return
+        await query.answer()
+        await self._send(update, context, self.engine.entry_reply(entry_id))
+
+    async def show_topic(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A topic button (t:<category>) or 浏览话题 (topics): the menu, edited in place."""
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        await query.answer()
+        category = (query.data or "").removeprefix("t:")
+        reply = self.engine.topic(category) if query.data != "topics" else None
+        await edit_reply(context.bot, query.message.chat.id, [query.message.message_id],
+                         reply or self.engine.topics())
+
+    async def none_of_these(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """都不是: what the bot cannot answer and where to ask instead; noted as feedback."""
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        await query.answer()
+        self._record(update, context, NONE_OF_THESE, None, query.message.message_id)
+        await self._send(update, context, self.engine.none_of_these())
+
+    async def vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """👍/👎 under an answer (fb:+:<entry> / fb:-:<entry>): recorded, thanked in a toast."""
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        sign, _, entry_id = (query.data or "").removeprefix("fb:").partition(":")
+        if sign not in VOTES or entry_id not in self.engine.kb.entries:
+            await query.answer(texts.BUTTON_EXPIRED)
+            return
+        self._record(update, context, VOTES[sign], entry_id, query.message.message_id)
+        await query.answer(msg.FEEDBACK_THANKS)
+
+    def _record(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str, entry_id: str | None,
+        bot_message_id: int,
+    ) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        question = question_for(context.chat_data or {}, bot_message_id)
+        self.feedback.record(kind, entry_id, user.id if user else None,
+                             chat.type if chat else None, question)
+
+    async def stale_dialogue_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A dialogue button (d:…) from a dialogue that has ended."""
+        assert update.callback_query is not None
+        await update.callback_query.answer(msg.FLOW_ENDED)
+
+    async def unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any other button, e.g. from an older version of the bot."""
+        assert update.callback_query is not None
+        await update.callback_query.answer(texts.BUTTON_EXPIRED)
+

@@ -1,0 +1,1 @@
+"""End-to-end tests of the Telegram layer against the fake Bot API."""

@@ -1,0 +1,244 @@
+"""Shared fixtures: the fake Bot API, the bot on a temporary data dir, and a user who chats with it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from telegram.ext import Application
+
+from bot.engine import Engine
+from bot.settings import Settings
+from bot.telegram import build_application
+from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
+
+STEP_TIMEOUT = 5.0  # seconds any one wait may take before the test fails
+POLL_TIMEOUT = 1  # seconds of each long poll, so that stopping is quick
+QUIET_PERIOD = 0.3  # seconds to wait when checking that nothing more happens
+
+JsonDict = dict[str, Any]
+
+
+@dataclasses.dataclass
+class Recorded:
+    """A FeedbackSink that keeps what it is given."""
+
+    items: list[tuple[str, str | None, int | None, str | None, str]] = dataclasses.field(
+        default_factory=list
+    )
+
+    def record(
+        self, kind: str, entry_id: str | None, user_id: int | None, chat_type: str | None, text: str
+    ) -> None:
+        """Keep one piece of feedback."""
+        self.items.append((kind, entry_id, user_id, chat_type, text))
+
+
+@pytest_asyncio.fixture
+async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
+    """A fresh fake Bot API on 127.0.0.1; requests to it must bypass any proxy."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    fake = FakeBotApi(DEFAULT_TOKEN)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await asyncio.wait_for(fake.stop(), STEP_TIMEOUT)
+
+
+@pytest.fixture
+def settings(api: FakeBotApi, tmp_path: Path) -> Settings:
+    """Settings pointing at the fake, with a temporary data directory."""
+    return Settings(
+        telegram_bot_token=DEFAULT_TOKEN,
+        telegram_base_url=api.base_url,
+        telegram_base_file_url=api.base_file_url,
+        data_dir=tmp_path / "data",
+    )
+
+
+@pytest.fixture
+def feedback() -> Recorded:
+    """A feedback sink the test can read."""
+    return Recorded()
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, engine: Engine, feedback: Recorded | None = None
+) -> AsyncIterator[Application]:
+    """Build the bot and long-poll the fake as run_polling() would, stopping cleanly after."""
+    app = build_application(settings, engine, feedback)
+    async with app:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            assert app.post_init is not None
+            await app.post_init(app)  # run_polling() calls it after initialize()
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT)
+        try:
+            yield app
+        finally:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                if app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
+
+
+@pytest.fixture
+def start_bot() -> Callable[..., Any]:
+    """running(settings, engine, feedback=None): an async context manager with the bot polling."""
+    return running
+
+
+@pytest_asyncio.fixture
+async def bot(settings: Settings, engine: Engine, feedback: Recorded) -> AsyncIterator[Application]:
+    """The bot, running against the fake for the length of one test."""
+    async with running(settings, engine, feedback) as app:
+        yield app
+
+
+async def wait_until(check: Callable[[], Any], what: str, api: FakeBotApi | None = None,
+                     timeout: float = STEP_TIMEOUT) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            seen = ", ".join(c.method for c in api.calls[-15:]) if api else ""
+            raise AssertionError(f"timed out waiting for {what}; last calls: {seen}")
+        await asyncio.sleep(0.01)
+
+
+@dataclasses.dataclass
+class Pressed:
+    """What came of pressing a button: the query's answer, new messages and the message after."""
+
+    answer: JsonDict
+    sent: list[JsonDict]
+    message: JsonDict
+
+
+_user_ids = itertools.count(2001)
+
+
+class Person:
+    """A user in a private chat with the bot, talking to it through the fake Bot API."""
+
+    def __init__(self, api: FakeBotApi, name: str = "小王") -> None:
+        self.api = api
+        self.user = api.user(next(_user_ids), name)
+        self.chat = api.private_chat(self.user)
+        self.id = int(self.user["id"])
+        self.last_sent: JsonDict = {}
+
+    @staticmethod
+    def buttons(message: JsonDict) -> list[JsonDict]:
+        """The inline buttons of a message, in reading order."""
+        return [b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+    @classmethod
+    def labels(cls, message: JsonDict) -> list[str]:
+        """The labels of a message's inline buttons."""
+        return [b["text"] for b in cls.buttons(message)]
+
+    @classmethod
+    def data_of(cls, message: JsonDict, label: str) -> str:
+        """The callback data of the button labelled `label` (or, failing that, containing it)."""
+        found = [b for b in cls.buttons(message) if b["text"] == label] or [
+            b for b in cls.buttons(message) if label in b["text"]
+        ]
+        if not found:
+            raise AssertionError(f"no button {label!r} in {cls.labels(message)}")
+        return str(found[0]["callback_data"])
+
+    def sent(self) -> list[JsonDict]:
+        """Every message the bot sent to this user, as first sent."""
+        return self.api.sent_messages(self.id)
+
+    def current(self, message: JsonDict) -> JsonDict:
+        """A bot message as it is now, after edits."""
+        now = self.api.message(self.id, int(message["message_id"]))
+        assert now is not None, f"message {message['message_id']} is gone"
+        return now
+
+    async def _await_new(self, before: int, count: int, what: str) -> list[JsonDict]:
+        await wait_until(lambda: len(self.sent()) >= before + count, what, self.api)
+        return self.sent()[before:]
+
+    async def messages_after(self, before: int, count: int = 1) -> list[JsonDict]:
+        """Wait until the bot has sent `count` messages after its first `before`; return them."""
+        return await self._await_new(before, count, f"{count} message(s) after the first {before}")
+
+    async def say(self, text: str, replies: int = 1) -> list[JsonDict]:
+        """Send `text` and wait for `replies` new bot messages, which are returned."""
+        before = len(self.sent())
+        self.last_sent = await self.api.send_text(self.chat, self.user, text)
+        return await self._await_new(before, replies, f"{replies} repl(ies) to {text!r}")
+
+    async def raw(self, update: JsonDict, replies: int = 0) -> list[JsonDict]:
+        """Inject a hand-made update, wait until it was fetched, then for `replies` bot messages.
+
+        It is delivered once and fetched alone: python-telegram-bot drops a whole batch of
+        updates when one of them cannot be parsed.
+        """
+        before = len(self.sent())
+        injected = await self.api.raw_update(update, once=True)
+        await wait_until(lambda: all(u["update_id"] != injected["update_id"]
+                                     for u in self.api.pending_updates),
+                         "the raw update to be fetched", self.api)
+        return await self._await_new(before, replies, f"{replies} repl(ies) to a raw update")
+
+    async def edit(self, message: JsonDict, text: str) -> JsonDict:
+        """Edit one of the user's messages and wait until the bot edited a message."""
+        mark = len(self.api.calls_of("editMessageText"))
+        edited = await self.api.edit_text(message, text)
+        await wait_until(lambda: len(self.api.calls_of("editMessageText")) > mark,
+                         "an edit after the user's edit", self.api)
+        return edited
+
+    async def press(self, message: JsonDict, label: str, *, edits: int = 1, sends: int = 0,
+                    data: str | None = None, force: bool = False) -> Pressed:
+        """Press a button (by label, or raw `data`) and wait for the answer, edits and messages."""
+        callback = data if data is not None else self.data_of(self.current(message), label)
+        before = len(self.sent())
+        mark = len(self.api.calls)
+        query = await self.api.press(self.current(message) if not force else message,
+                                     callback, self.user, force=force)
+
+        def done() -> JsonDict | None:
+            calls = self.api.calls[mark:]
+            answers = [c for c in calls if c.method == "answerCallbackQuery"
+                       and c.params.get("callback_query_id") == query["id"]]
+            edited = [c for c in calls if c.method == "editMessageText"]
+            if answers and len(edited) >= edits and len(self.sent()) >= before + sends:
+                return answers[0].params
+            return None
+
+        answer = await wait_until(done, f"answer, {edits} edit(s), {sends} message(s) after "
+                                  f"pressing {callback!r}", self.api)
+        return Pressed(answer, self.sent()[before:], self.current(message))
+
+    async def quiet(self) -> None:
+        """Check that the bot sends nothing more for a moment."""
+        before = len(self.sent())
+        await asyncio.sleep(QUIET_PERIOD)
+        assert self.sent()[before:] == []
+
+
+@pytest.fixture
+def person(api: FakeBotApi) -> Person:
+    """A user with a private chat."""
+    return Person(api)
