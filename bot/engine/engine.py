@@ -81,12 +81,12 @@ class Engine:
             return Reply(msg.THANKS, kind="smalltalk")
         if text in HELLO_WORDS:
             return self.greeting(kind="smalltalk")
-        match = self.matcher.match(question)
+        prepared = self.lexicon.prepare(question)
+        match = self.matcher.match(question, prepared)
         if match.oos:
             hint = self._oos_hints.get(match.oos, "")
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
             return Reply(body, kind="none", score=match.score)
-        prepared = self.lexicon.prepare(question)
         case = self._case(prepared, match)
         if case is not None:
             return case

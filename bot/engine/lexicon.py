@@ -120,7 +120,7 @@ class Lexicon:
             # A high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …).
             jieba.add_word(word, freq=20000)
         self._by_sound: dict[tuple[str, ...], str] = {}
-        self._lengths: list[int] = []
+        self._lengths_by_start: dict[str, list[int]] = {}
         for word in sorted(self.domain_words):
             if _CJK.search(word):
                 self._by_sound.setdefault(tuple(sound(c) for c in word), word)
@@ -139,7 +139,11 @@ class Lexicon:
                     and (word in self.domain_words or jieba.dt.FREQ.get(word, 0) < EVERYDAY_FREQ)
                 ):
                     self._by_sound.setdefault(tuple(sound(c) for c in word), word)
-        self._lengths = sorted({len(k) for k in self._by_sound}, reverse=True)
+        starts: dict[str, set[int]] = {}
+        for key in self._by_sound:
+            starts.setdefault(key[0], set()).add(len(key))
+        # Which window lengths can start with a given sound, longest first.
+        self._lengths_by_start = {k: sorted(v, reverse=True) for k, v in starts.items()}
 
     def repair_typos(self, text: str) -> str:
         """Replace windows that sound like a domain word but are spelt differently (设保卡→社保卡)."""
@@ -151,7 +155,7 @@ class Lexicon:
         n = len(text)
         while i < n:
             replaced = False
-            for length in self._lengths:
+            for length in self._lengths_by_start.get(keys[i], ()):
                 if i + length > n:
                     continue
                 window = text[i:i + length]
@@ -197,6 +201,10 @@ class Lexicon:
 
     def features(self, prepared: str) -> list[str]:
         """Words plus character bigrams within words, so segmentation differences still overlap."""
+        return self.analyse(prepared)[1]
+
+    def analyse(self, prepared: str) -> tuple[list[str], list[str]]:
+        """The content words of prepared text and its matching features, in one pass."""
         toks = self.tokens(prepared)
         feats = list(toks)
         feats += [INTENT_OF[t] for t in toks if t in INTENT_OF]
@@ -205,4 +213,4 @@ class Lexicon:
         feats += [self.word_classes[t] for t in toks if t in self.word_classes]
         joined = "".join(t for t in toks if t not in INTENT_OF)
         feats += ["~" + joined[i:i + 2] for i in range(len(joined) - 1)]
-        return feats
+        return toks, feats

@@ -50,7 +50,7 @@ class Matcher:
     """An inverted index over every question and alternate, scored by weighted overlap and rapidfuzz."""
 
     BIGRAM_WEIGHT = 0.5
-    MAX_POSTINGS = 4000  # features more common than this only count in the final scoring
+    MAX_POSTINGS = 1000  # features more common than this only count in the final scoring
     CANDIDATES = 40  # variants scored exactly after the first pass
     FUZZ_SHARE = 0.2  # how much of the score comes from rapidfuzz's character similarity
     BETA = 1.5  # F-beta over weighted overlap: >1 values covering the variant over covering the query
@@ -84,9 +84,8 @@ class Matcher:
         for key, texts, extra in documents:
             counts: dict[str, int] = defaultdict(int)
             for text in texts:
-                prepared = lexicon.prepare(text)
-                feats = lexicon.features(prepared)
-                raw.append((key, self._compact(prepared), feats))
+                toks, feats = lexicon.analyse(lexicon.prepare(text))
+                raw.append((key, "".join(toks), feats))
                 for feat in set(feats):
                     counts[feat] += 1
             asked[key] = counts
@@ -120,9 +119,6 @@ class Matcher:
             for feat in weights:
                 self._postings[feat].append(idx)
 
-    def _compact(self, prepared: str) -> str:
-        return "".join(self.lexicon.tokens(prepared))
-
     def _weight(self, feat: str) -> float:
         if feat[0] in "#@":
             return self.INTENT_WEIGHT
@@ -131,12 +127,12 @@ class Matcher:
 
     def rank(self, question: str, limit: int = 8) -> list[tuple[str, float]]:
         """Entry keys with their best variant score, best first."""
-        return self._rank(question, limit)[0]
+        return self._rank(self.lexicon.prepare(question), limit)[0]
 
-    def _rank(self, question: str, limit: int = 8) -> tuple[list[tuple[str, float]], int]:
-        """The ranking, and how many content words (not question words) the question has."""
-        prepared = self.lexicon.prepare(question)
-        feats = set(self.lexicon.features(prepared))
+    def _rank(self, prepared: str, limit: int = 8) -> tuple[list[tuple[str, float]], int]:
+        """The ranking of prepared text, and how many content words (not question words) it has."""
+        toks, feat_list = self.lexicon.analyse(prepared)
+        feats = set(feat_list)
         content = [f for f in feats if f[0] not in "#~@" and f not in INTENT_OF]
         # Unknown words make a question long: "护照" is not a short question about us.
         words = sum(1 if f in self._idf else self.SHORT_WORDS + 1 for f in content)
@@ -161,7 +157,7 @@ class Matcher:
         if not partial:
             return [], words
         top = heapq.nlargest(self.CANDIDATES, partial, key=partial.__getitem__)
-        qtext = self._compact(prepared)
+        qtext = "".join(toks)
         b2 = self.BETA * self.BETA
         best: dict[str, float] = {}
         for idx in top:
@@ -211,9 +207,13 @@ class Matcher:
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
         return ranked[:limit], words
 
-    def match(self, question: str) -> Match:
-        """Decide between answer, suggestions and no answer for one question."""
-        ranking, words = self._rank(question)
+    def match(self, question: str, prepared: str | None = None) -> Match:
+        """Decide between answer, suggestions and no answer for one question.
+
+        `prepared` is lexicon.prepare(question), when the caller has it already."""
+        if prepared is None:
+            prepared = self.lexicon.prepare(question)
+        ranking, words = self._rank(prepared)
         t = self.thresholds
         if not ranking:
             return Match("none", None, 0.0)
