@@ -56,8 +56,9 @@ class Matcher:
     BETA = 1.5  # F-beta over weighted overlap: >1 values covering the variant over covering the query
     ENTRY_SHARE = 0.4  # how much of the score comes from the entry as a whole (all its questions)
     UNKNOWN_SHARE = 0.2  # how much a word unknown to the knowledge base dilutes a question
-    ANCHOR_IDF = 2.0  # the shared words (not question words) must add up to this much idf …
+    ANCHOR_IDF = 1.0  # the shared words (not question words) must add up to this much idf …
     UNANCHORED_FACTOR = 0.3  # … or the entry's score is cut by this factor
+    BARE_WORD_SURE = 0.85  # a one-word question is answered only at or above this score
     SHORT_WORDS = 2  # a question with this few content words is "short" …
     SHORT_SUGGEST_FACTOR = 0.5  # … and gets suggestions down to this share of the usual floor
     HARD_INTENTS = frozenset({"#amount", "#when", "#why"})
@@ -134,8 +135,10 @@ class Matcher:
         toks, feat_list = self.lexicon.analyse(prepared)
         feats = set(feat_list)
         content = [f for f in feats if f[0] not in "#~@" and f not in INTENT_OF]
-        # Unknown words make a question long: "护照" is not a short question about us.
+        # Unknown words make a question long: "护照" is not a short question about us; a
+        # question word makes it a question, not a bare keyword ("共济是什么" vs "共济").
         words = sum(1 if f in self._idf else self.SHORT_WORDS + 1 for f in content)
+        words += any(f[0] == "#" for f in feats)
         if not feats:
             return [], words
         qweights = {f: self._weight(f) for f in feats}
@@ -228,8 +231,11 @@ class Matcher:
         floor = t.suggest * self.SHORT_SUGGEST_FACTOR if words <= self.SHORT_WORDS else t.suggest
         suggestions = tuple(k for k, s in entries if s >= floor)[: t.max_suggestions]
         runner_up = entries[1][1] if len(entries) > 1 else 0.0
-        # One word alone (电子, 服务) is too little to be sure of, unless it is unmistakable.
-        clear = best >= t.sure or (best - runner_up >= t.margin and words > 1)
+        # One bare word (共济, 服务) is too little to be sure of, unless it is unmistakable.
+        if words <= 1:
+            clear = best >= self.BARE_WORD_SURE
+        else:
+            clear = best >= t.sure or best - runner_up >= t.margin
         if best >= t.answer and clear:
             return Match("answer", best_key, round(best, 4), suggestions[1:], ranking=tuple(ranking))
         if best >= floor and suggestions:
