@@ -75,17 +75,6 @@ def sound(char: str) -> str:
     return key
 
 
-_initialised = False
-
-
-def init_jieba() -> None:
-    """Load jieba's dictionary once per process (it caches the prefix dictionary on disk)."""
-    global _initialised
-    if not _initialised:
-        jieba.initialize()
-        _initialised = True
-
-
 class Lexicon:
     """Everything the matcher needs to turn a question into comparable features."""
 
@@ -99,7 +88,10 @@ class Lexicon:
         "@relative") are kept whole by the segmenter, add their class as a feature so that any
         relative matches a question about another, and are never produced by typo repair,
         since a wrong one would flip a verdict."""
-        init_jieba()
+        # A tokenizer of its own: words added for one knowledge base must not leak into the next
+        # (a reloaded base, or the tests' scratch copies).
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
         self.word_classes = {fold(w): c for w, c in (word_classes or {}).items() if w}
         self.stopwords = load_stopwords()
         self._rewrites: dict[str, str] = {}
@@ -119,7 +111,7 @@ class Lexicon:
         self.domain_words = frozenset(w for w in words if len(w) >= 2) - self.protected
         for word in sorted(self.domain_words | self.protected):
             # A high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …).
-            jieba.add_word(word, freq=20000)
+            self._jieba.add_word(word, freq=20000)
         self._by_sound: dict[tuple[str, ...], str] = {}
         self._lengths_by_start: dict[str, list[int]] = {}
         for word in sorted(self.domain_words):
@@ -130,14 +122,14 @@ class Lexicon:
     def learn(self, texts: Iterable[str]) -> None:
         """Make the words of these texts (the knowledge base's questions) targets of typo repair."""
         for text in texts:
-            for word in jieba.lcut(self.rewrite_synonyms(fold(text)), HMM=False):
+            for word in self._jieba.lcut(self.rewrite_synonyms(fold(text)), HMM=False):
                 if (
                     len(word) >= 2
                     and _CJK.search(word)
                     and word not in self.stopwords
                     and word not in INTENT_OF
                     and word not in self.protected
-                    and (word in self.domain_words or jieba.dt.FREQ.get(word, 0) < EVERYDAY_FREQ)
+                    and (word in self.domain_words or self._jieba.FREQ.get(word, 0) < EVERYDAY_FREQ)
                 ):
                     self._by_sound.setdefault(tuple(sound(c) for c in word), word)
         starts: dict[str, set[int]] = {}
@@ -170,7 +162,7 @@ class Lexicon:
                 same = sum(a == b for a, b in zip(window, word, strict=True))
                 if same * 2 < length or same == 0:
                     continue  # too many changed characters to be a slip of the IME
-                if jieba.dt.FREQ.get(window, 0) >= REAL_WORD_FREQ:
+                if self._jieba.FREQ.get(window, 0) >= REAL_WORD_FREQ:
                     continue  # a real word that merely sounds alike (共计 ≠ 共济)
                 out.append(word)
                 i += length
@@ -196,7 +188,7 @@ class Lexicon:
         text = self.rewrite_synonyms(prepared)
         return [
             tok
-            for tok in jieba.lcut(text, HMM=False)
+            for tok in self._jieba.lcut(text, HMM=False)
             if _TOKEN_OK.search(tok) and tok.strip() and tok not in self.stopwords
         ]
 
