@@ -50,8 +50,10 @@ class Matcher:
     """An inverted index over every question and alternate, scored by weighted overlap and rapidfuzz."""
 
     BIGRAM_WEIGHT = 0.5
-    MAX_POSTINGS = 1000  # features more common than this only count in the final scoring
-    CANDIDATES = 40  # variants scored exactly after the first pass
+    MAX_POSTINGS = 1000  # features in more questions than this (or than COMMON_SHARE of them)
+    COMMON_SHARE = 0.4  # are not walked: they only count in the exact scoring of candidates
+    MIN_WALK = 50  # … but a feature in this few questions is always walked
+    CANDIDATES = 30  # variants scored exactly after the first pass
     FUZZ_SHARE = 0.2  # how much of the score comes from rapidfuzz's character similarity
     BETA = 1.5  # F-beta over weighted overlap: >1 values covering the variant over covering the query
     ENTRY_SHARE = 0.4  # how much of the score comes from the entry as a whole (all its questions)
@@ -113,6 +115,7 @@ class Matcher:
         self._avg_len = sum(self._entry_len.values()) / n
         self._docs: list[_Doc] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
+        self._walk_limit = max(self.MIN_WALK, min(self.MAX_POSTINGS, int(len(raw) * self.COMMON_SHARE)))
         for key, text, feats in raw:
             weights = {f: self._weight(f) for f in set(feats)}
             idx = len(self._docs)
@@ -152,7 +155,7 @@ class Matcher:
             posting = self._postings.get(feat)
             if not posting:
                 continue
-            if len(posting) > self.MAX_POSTINGS:
+            if len(posting) > self._walk_limit:
                 skipped.append((feat, weight))
                 continue
             for idx in posting:
