@@ -175,13 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     engine = Engine.from_folder(DEFAULT_DIR)
-    dev, hold = load_set("devset"), load_set("holdout")
+    dev = load_set("devset")
+    held = {name: load_set(name) for name in ("holdout", "holdout2")}
     systems = {
         "shebao-bot": ours(engine),
         "rapidfuzz WRatio": wratio_baseline(engine, dev),
         "jieba + BM25": bm25_baseline(engine, dev),
     }
-    for name, items in (("devset", dev), ("holdout", hold)):
+    for name, items in (("devset", dev), *held.items()):
         results = {s: evaluate(items, p) for s, p in systems.items()}
         print(f"\n### Accuracy on {name} ({len(items)} questions)\n")
         print(table(results))

@@ -28,6 +28,7 @@ RELATION_AGNOSTIC_IDS = frozenset({"sharing-unbind"})
 PLACE_AGNOSTIC_IDS = frozenset({"sharing-wallet", "sharing-unbind", "sharing-what-pays"})
 FLOW_CATEGORIES = frozenset({"sharing", "bind"})
 # Words that turn "a relation/place is mentioned" into "is this one allowed?".
+SHARING_WORDS = re.compile(r"共济|个账|个人账户|个人帐户|家庭共享")
 CROSS_PROVINCE = re.compile(r"跨省|异地|外省|省外|外地|老家")
 STRONG_ELIGIBILITY_CUE = re.compile(
     r"(能|可以|可不可以|能不能|可否|能否|可|行)(用|共济|绑|刷|享受|给)|算不算|算近亲属|属于|符合|包括|包含|资格|范围"
@@ -129,7 +130,10 @@ class Engine:
         asks_eligibility = STRONG_ELIGIBILITY_CUE.search(prepared) or (
             about_sharing and ELIGIBILITY_CUE.search(prepared)
         )
-        if asks_eligibility and (about_sharing or vague):
+        # "我单位的个账能共济给他吗" names the account: whatever else the question mentions
+        # (he is a flexible worker), it asks whether this relative may share it.
+        names_account = SHARING_WORDS.search(prepared) is not None
+        if asks_eligibility and (about_sharing or vague or names_account):
             lines = [self.relation_verdict(r) for r in relations]
             lines.append(msg.RELATIVE_CLOSING)
             return self._case_reply(RELATIVES_ID, "\n\n".join(lines), match)
