@@ -13,6 +13,7 @@ from typing import TextIO
 from .engine import Dialogues, Engine, KnowledgeError, Reply, Session
 from .engine.check import errors, validate
 from .engine.knowledge import DEFAULT_DIR
+from .engine.normalize import compact
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -42,13 +43,16 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO
     session = Session(engine, Dialogues(engine))
     interactive = stdin.isatty() and stdout.isatty()
     buttons: list[str] = []
+    labels: dict[str, str] = {}  # a button's label typed as text presses it too ("下一步")
 
     def show(replies: list[Reply]) -> None:
-        nonlocal buttons
-        buttons = []
+        nonlocal buttons, labels
+        buttons, labels = [], {}
         for reply in replies:
             print(render(reply, len(buttons) + 1), file=stdout)
-            buttons += [b.action for b in reply.flat_buttons()]
+            for button in reply.flat_buttons():
+                buttons.append(button.action)
+                labels.setdefault(compact(button.label), button.action)
             print(file=stdout)
         stdout.flush()
 
@@ -68,6 +72,10 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO
             print(f"> {text}", file=stdout)
         if text.isdigit() and 1 <= int(text) <= len(buttons):
             show(session.action(buttons[int(text) - 1]))
+        elif text.isdigit() and buttons and len(text) <= 2:
+            print(f"没有这个选项,请输入 1–{len(buttons)} 之间的数字。\n", file=stdout)
+        elif compact(text) in labels:
+            show(session.action(labels[compact(text)]))
         elif text.startswith("/"):
             name, _, arg = text[1:].partition(" ")
             show(session.command(name.split("@")[0].lower(), arg.strip()))

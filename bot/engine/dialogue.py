@@ -156,7 +156,7 @@ class Dialogues:
             relations = self.engine.relatives.find(prepared)
             if not relations:
                 return None
-            return self._judge_relatives(state, step, relations, label=text.strip())
+            return self._judge_relatives(state, step, relations, label="、".join(r.word for r in relations))
         if kind == "region":
             places = self.engine.regions.find(prepared)
             if not places:
