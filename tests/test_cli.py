@@ -56,6 +56,7 @@ def test_chat_reads_lines_and_runs_the_dialogue() -> None:
     assert "岳父" in text and "❌" in text
     assert "哪位家人" in text and "[1] 配偶" in text
     assert "同一个省" in text and "哪种方式" in text
+    assert "第 2/" in text  # typing a button's label ("下一步") presses it
     assert "首批" in text
 
 
