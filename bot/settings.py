@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -15,7 +17,10 @@ DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_DIALOGUE_TIMEOUT = 15 * 60.0  # seconds of silence after which a guided dialogue ends
 DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"  # noqa: S104 - a webhook must listen beyond localhost
 DEFAULT_WEBHOOK_PORT = 8443
-DEFAULT_GROUP_COOLDOWN = 60.0  # seconds between the bot's unprompted answers in one group
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+WEBHOOK_SCHEMES = ("https", "http")  # Telegram itself only posts to https; http is for tests
+DEFAULT_GROUP_COOLDOWN = 10 * 60.0  # seconds before a group is auto-answered the same entry again
+DEFAULT_SEND_RATE = 30.0  # messages per second the bot sends at most: Telegram's limit per bot
 PERSISTENCE_FILE = "telegram-state.pickle"
 BOT_PATH = "/bot"  # a Bot API server serves <base>/bot<token>/<method>
 FILE_PATH = "/file/bot"
@@ -61,6 +66,27 @@ def _ids(env: Mapping[str, str | None], name: str) -> frozenset[int]:
         raise SettingsError(f"{name}={raw!r} must be Telegram user ids separated by commas") from None
 
 
+def _webhook_url(env: Mapping[str, str | None], name: str) -> str | None:
+    url = _text(env, name)
+    if url is not None and (urlsplit(url).scheme not in WEBHOOK_SCHEMES or not urlsplit(url).netloc):
+        raise SettingsError(f"{name}={url!r} is not an https:// URL")
+    return url
+
+
+def _secret(env: Mapping[str, str | None], name: str) -> str | None:
+    secret = _text(env, name)
+    if secret is not None and not WEBHOOK_SECRET_RE.fullmatch(secret):
+        raise SettingsError(f"{name} must be 1-256 characters from A-Z, a-z, 0-9, _ and -")
+    return secret
+
+
+def _path(env: Mapping[str, str | None], name: str) -> str | None:
+    path = _text(env, name)
+    if path is not None and not path.startswith("/"):
+        raise SettingsError(f"{name}={path!r} must start with /")
+    return path
+
+
 def _bot_url(url: str | None) -> str | None:
     """A Bot API base URL ending in /bot, as python-telegram-bot appends the token to it."""
     if url is None:
@@ -88,14 +114,18 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: str = DEFAULT_LOG_LEVEL
     dialogue_timeout: float = DEFAULT_DIALOGUE_TIMEOUT
-    # Read now, used by later features (webhook mode, health check, group rules).
+    # Webhook mode (when webhook_url is set), the health check, /reload and group rules.
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
     webhook_port: int = DEFAULT_WEBHOOK_PORT
+    webhook_path: str | None = None  # default: the path of webhook_url (see webhook_route)
     health_port: int | None = None
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     group_cooldown: float = DEFAULT_GROUP_COOLDOWN
+    # Not read from the environment: the bot stays within Telegram's limit; tests and the
+    # benchmark lift it (0 = no limit) to measure the bot itself.
+    send_rate: float = DEFAULT_SEND_RATE
 
     @classmethod
     def from_env(
@@ -117,14 +147,22 @@ class Settings:
             data_dir=Path(_text(env, "BOT_DATA_DIR") or DEFAULT_DATA_DIR),
             log_level=level,
             dialogue_timeout=_number(env, "DIALOGUE_TIMEOUT", DEFAULT_DIALOGUE_TIMEOUT),
-            webhook_url=_text(env, "WEBHOOK_URL"),
-            webhook_secret=_text(env, "WEBHOOK_SECRET"),
+            webhook_url=_webhook_url(env, "WEBHOOK_URL"),
+            webhook_secret=_secret(env, "WEBHOOK_SECRET"),
             webhook_listen=_text(env, "WEBHOOK_LISTEN") or DEFAULT_WEBHOOK_LISTEN,
             webhook_port=_port(env, "WEBHOOK_PORT", DEFAULT_WEBHOOK_PORT) or DEFAULT_WEBHOOK_PORT,
+            webhook_path=_path(env, "WEBHOOK_PATH"),
             health_port=_port(env, "HEALTH_PORT", None),
             admin_ids=_ids(env, "ADMIN_IDS"),
             group_cooldown=_number(env, "GROUP_COOLDOWN", DEFAULT_GROUP_COOLDOWN, positive=False),
         )
+
+    @property
+    def webhook_route(self) -> str:
+        """The path the webhook server takes updates on: WEBHOOK_PATH, else WEBHOOK_URL's path."""
+        if self.webhook_path:
+            return self.webhook_path
+        return (urlsplit(self.webhook_url).path if self.webhook_url else "") or "/"
 
     @property
     def persistence_path(self) -> Path:

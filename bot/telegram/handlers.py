@@ -9,11 +9,14 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
+from ..analytics import SUGGESTION_CHOSEN, kind_of
 from ..engine import Button, Engine, Reply, sensitive
 from ..engine import messages as msg
 from ..engine.normalize import compact
 from . import texts
-from .feedback import NONE_OF_THESE, VOTES, FeedbackSink
+from .feedback import NONE_OF_THESE, VOTES, EventSink, FeedbackSink
+from .health import SKIPPED
+from .ops import EngineRef, note_outcome
 from .render import edit_reply, send_reply
 
 logger = logging.getLogger(__name__)
@@ -25,7 +28,9 @@ MAX_QUESTION_CHARS = 500  # longer texts are cut before matching; no real questi
 MIN_QUESTION_CHARS = 4  # what must be left beside a hidden number to be answered as a question
 REPLY_MEMORY = 200  # per chat: questions whose replies are remembered so that edits can follow
 REPLIES_KEY = "replies"  # chat_data: {user message id: {"bot": [bot message ids], "q": question}}
-HANDLED_UPDATES = ("message", "edited_message", "callback_query")
+NONE_ACTION = "none"  # the action of 都不是, found only under a "did you mean" reply
+HANDLED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
+CHATLESS_UPDATES = frozenset({"inline_query"})  # typed in any chat; Telegram does not say which
 
 
 def screen_text(text: str) -> tuple[Reply | None, str | None]:
@@ -39,16 +44,27 @@ def screen_text(text: str) -> tuple[Reply | None, str | None]:
     return Reply(warning, kind="warning"), question
 
 
+def from_person(update: Update) -> bool:
+    """Whether a person sent the update: a user who is no bot, or a group's anonymous admin."""
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    if user is not None and not user.is_bot:
+        return True
+    # An anonymous admin writes as the group itself (Telegram shows @GroupAnonymousBot as sender).
+    return (message is not None and chat is not None and message.sender_chat is not None
+            and message.sender_chat.id == chat.id)
+
+
 async def screen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log and skip updates the bot has nothing to do with, before any other handler sees them."""
     kind = next((k for k in HANDLED_UPDATES if getattr(update, k) is not None), None)
-    user, chat = update.effective_user, update.effective_chat
-    if kind is not None and user is not None and not user.is_bot and chat is not None:
+    chat = update.effective_chat
+    if kind is not None and from_person(update) and (chat is not None or kind in CHATLESS_UPDATES):
         return
     if update.callback_query is not None:
         await update.callback_query.answer()  # every query gets an answer, even one we skip
     fields = sorted(set(update.to_dict()) - {"update_id"})
     logger.info("skipping update %s (%s)", update.update_id, ", ".join(fields) or "empty")
+    note_outcome(SKIPPED)
     raise ApplicationHandlerStop
 
 
@@ -58,6 +74,13 @@ def remember(chat_data: dict[str, Any], message_id: int, bot_ids: list[int], que
     replies[message_id] = {"bot": bot_ids, "q": question}
     while len(replies) > REPLY_MEMORY:
         del replies[next(iter(replies))]
+
+
+def is_suggestion(message: object) -> bool:
+    """Whether a bot message is a "did you mean" reply (the only one with a 都不是 button)."""
+    markup = getattr(message, "reply_markup", None)
+    rows = markup.inline_keyboard if markup is not None else ()
+    return any(button.callback_data == NONE_ACTION for row in rows for button in row)
 
 
 def question_for(chat_data: dict[str, Any], bot_message_id: int) -> str:
@@ -71,9 +94,37 @@ def question_for(chat_data: dict[str, Any], bot_message_id: int) -> str:
 class Answers:
     """Answers commands, free questions and the engine's buttons with the engine's replies."""
 
-    def __init__(self, engine: Engine, feedback: FeedbackSink) -> None:
-        self.engine = engine
+    def __init__(
+        self, engine: Engine | EngineRef, feedback: FeedbackSink, events: EventSink | None = None
+    ) -> None:
+        self.ref = engine if isinstance(engine, EngineRef) else EngineRef(engine)
         self.feedback = feedback
+        self.events = events
+
+    @property
+    def engine(self) -> Engine:
+        """The engine in service (a reload swaps it between two updates)."""
+        return self.ref.engine
+
+    def note_question(self, update: Update, reply: Reply, question: str) -> None:
+        """Count a question's outcome for the update log and /healthz, and record it for curators."""
+        kind = kind_of(reply)
+        if kind is None:  # small talk, menus: not a question the knowledge base is judged on
+            return
+        note_outcome(kind)
+        entry_id = reply.entry_id if reply.kind in ("answer", "case") else None
+        self.emit(update, kind, question, entry_id=entry_id, score=reply.score)
+
+    def emit(self, update: Update, kind: str, question: str, **fields: Any) -> None:
+        """Queue one analytics event; a failing store is logged and never fails the update."""
+        if self.events is None:
+            return
+        user, chat = update.effective_user, update.effective_chat
+        try:
+            self.events.record_nowait(kind, chat_type=chat.type if chat else None,
+                                      user_id=user.id if user else None, question=question, **fields)
+        except Exception:
+            logger.exception("analytics: could not record a %s event", kind)
 
     async def _send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> list[int]:
         assert update.effective_chat is not None  # screen() lets no chat-less update through
@@ -125,6 +176,7 @@ class Answers:
             return
         question = question[:MAX_QUESTION_CHARS]
         reply = self.engine.answer(question)
+        self.note_question(update, reply, question)
         logger.info("%s chat: %r → %s %s (%.2f)", chat.type, question, reply.kind,
                     reply.entry_id or "-", reply.score)
         if resume is not None:
@@ -135,14 +187,6 @@ class Answers:
         sent = await send_reply(context.bot, chat.id, reply)
         if context.chat_data is not None:
             remember(context.chat_data, message.message_id, sent, question)
-
-    async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A text message in a group: only a warning when it holds sensitive data."""
-        message = update.effective_message
-        assert message is not None and update.effective_chat is not None
-        warning, _ = screen_text(message.text or "")
-        if warning is not None:
-            await send_reply(context.bot, update.effective_chat.id, warning, reply_to=message.message_id)
 
     async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited question: edit the bot's earlier reply to answer the new wording."""
@@ -158,7 +202,9 @@ class Answers:
         if question is None:
             return
         question = question[:MAX_QUESTION_CHARS]
-        shown = await edit_reply(context.bot, chat.id, noted["bot"], self.engine.answer(question))
+        reply = self.engine.answer(question)
+        self.note_question(update, reply, question)
+        shown = await edit_reply(context.bot, chat.id, noted["bot"], reply)
         if context.chat_data is not None:
             remember(context.chat_data, message.message_id, shown, question)
 
@@ -173,6 +219,9 @@ class Answers:
             await query.answer(texts.BUTTON_EXPIRED)
             return
         await query.answer()
+        if query.message is not None and is_suggestion(query.message):
+            question = question_for(context.chat_data or {}, query.message.message_id)
+            self.emit(update, SUGGESTION_CHOSEN, question, chosen_entry_id=entry_id)
         await self._send(update, context, self.engine.entry_reply(entry_id))
 
     async def show_topic(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -210,8 +259,11 @@ class Answers:
     ) -> None:
         user, chat = update.effective_user, update.effective_chat
         question = question_for(context.chat_data or {}, bot_message_id)
-        self.feedback.record(kind, entry_id, user.id if user else None,
-                             chat.type if chat else None, question)
+        try:
+            self.feedback.record(kind, entry_id, user.id if user else None,
+                                 chat.type if chat else None, question)
+        except Exception:  # a failing store must not cost the user the answer
+            logger.exception("could not record %s feedback", kind)
 
     async def stale_dialogue_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A dialogue button (d:…) from a dialogue that has ended."""
