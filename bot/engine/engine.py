@@ -87,6 +87,8 @@ class Engine:
         if match.oos:
             hint = self._oos_hints.get(match.oos, "")
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
+            if "123" not in body:  # every refusal points to a human channel
+                body = f"{body}\n{msg.HOTLINE_TAIL}"
             return Reply(body, kind="none", score=match.score)
         case = self._case(prepared, match)
         if case is not None:

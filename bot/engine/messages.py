@@ -27,6 +27,7 @@ NO_ANSWER = (
     f"建议拨打 {HOTLINES},或咨询当地医保/社保经办窗口。"
 )
 NO_ANSWER_HINT = "抱歉,这个问题不在我的知识库范围内。\n{hint}"
+HOTLINE_TAIL = f"社保、医保方面的问题也可以拨打 {HOTLINES},或咨询当地经办窗口。"
 DID_YOU_MEAN = "我不太确定你想问的是哪一个,是下面这些吗?"
 NONE_OF_THESE = (
     "好的,看来我的知识库里没有你要的答案。\n"
