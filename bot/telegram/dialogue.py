@@ -26,6 +26,7 @@ from ..engine import messages as msg
 from ..engine.dialogue import parse_action
 from . import texts
 from .handlers import NEW_MESSAGES, Answers, screen_text
+from .ops import EngineRef
 from .render import drop_buttons, edit_reply, send_reply
 
 logger = logging.getLogger(__name__)
@@ -43,10 +44,16 @@ RESUME = "resume"
 class BindDialogue:
     """Runs the binding flow for one user at a time, keeping its state in user_data."""
 
-    def __init__(self, dialogues: Dialogues, answers: Answers, timeout: float) -> None:
-        self.dialogues = dialogues
+    def __init__(self, dialogues: Dialogues | EngineRef, answers: Answers, timeout: float) -> None:
+        self._dialogues = dialogues
         self.answers = answers
         self.timeout = timeout
+
+    @property
+    def dialogues(self) -> Dialogues:
+        """The dialogue runner over the knowledge base in service (a reload swaps it)."""
+        held = self._dialogues
+        return held.dialogues if isinstance(held, EngineRef) else held
 
     def conversation(self) -> ConversationHandler:
         """The ConversationHandler: entry points, the one state, /cancel, and the idle timeout."""

@@ -1,4 +1,4 @@
-"""Where 👍/👎 votes and 都不是 presses go: a small interface, logging by default."""
+"""Where 👍/👎 votes, 都不是 presses and question outcomes go: small interfaces, logging by default."""
 
 from __future__ import annotations
 
@@ -29,3 +29,24 @@ class LoggingFeedbackSink:
         """Log the feedback."""
         logger.info("feedback %s entry=%s user=%s chat=%s question=%r",
                     kind, entry_id, user_id, chat_type, text)
+
+
+class EventSink(Protocol):
+    """Records what became of a question (answered, suggested, unanswered, suggestion_chosen).
+
+    bot.analytics.Analytics implements it; it must not block (events are queued and written
+    in the background).
+    """
+
+    def record_nowait(
+        self,
+        kind: str,
+        *,
+        entry_id: str | None = None,
+        chosen_entry_id: str | None = None,
+        score: float | None = None,
+        chat_type: str | None = None,
+        user_id: int | None = None,
+        question: str = "",
+    ) -> None:
+        """Queue one event; the question is redacted and the user id anonymised by the store."""
