@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,14 @@ class DialogueState:
         """Rebuild a state saved with to_dict."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def with_resume(reply: Reply, state: DialogueState) -> Reply:
+    """An answer given mid-dialogue: the same reply, with a way back to the current step."""
+    button = Button(msg.FLOW_RESUME_BUTTON, f"d:{state.nonce}:resume")
+    return dataclasses.replace(
+        reply, body=f"{reply.body}\n\n{msg.FLOW_RESUME_HINT}", buttons=(*reply.buttons, (button,))
+    )
 
 
 def parse_action(action: str) -> tuple[str, str] | None:

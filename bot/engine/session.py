@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import messages as msg
-from .dialogue import Dialogues, DialogueState
+from .dialogue import Dialogues, DialogueState, with_resume
 from .engine import Engine
-from .reply import Button, Reply
+from .reply import Reply
 
 DEFAULT_DIALOGUE_TIMEOUT = 15 * 60.0  # seconds of silence after which a dialogue ends
 
@@ -67,12 +67,7 @@ class Session:
                 return [*out, reply]
             answer = self.engine.answer(text)
             if self.state is not None:
-                resume = Button("↩️ 回到绑定流程", f"d:{self.state.nonce}:resume")
-                answer = Reply(
-                    f"{answer.body}\n\n{msg.FLOW_RESUME_HINT}", title=answer.title, footer=answer.footer,
-                    buttons=(*answer.buttons, (resume,)), kind=answer.kind, entry_id=answer.entry_id,
-                    score=answer.score, suggestions=answer.suggestions,
-                )
+                answer = with_resume(answer, self.state)
             return [*out, answer]
         return [*out, self.engine.answer(text)]
 

@@ -21,7 +21,7 @@ from telegram.ext import (
 from telegram.helpers import create_deep_linked_url
 from telegram.warnings import PTBUserWarning
 
-from ..engine import Button, Dialogues, DialogueState, Reply
+from ..engine import Dialogues, DialogueState, Reply
 from ..engine import messages as msg
 from ..engine.dialogue import parse_action
 from . import texts
@@ -194,8 +194,7 @@ class BindDialogue:
         handled = self.dialogues.text(state, question)
         if handled is not None:
             return await self._show_new(context, chat.id, *handled)
-        resume = Button(texts.RESUME_BUTTON, f"d:{state.nonce}:{RESUME}")
-        await self.answers.answer_text(update, context, question, resume=resume)
+        await self.answers.answer_text(update, context, question, dialogue=state)
         state.updated = time.time()  # asking is activity too: the idle clock starts again
         return self._save(context, state)
 

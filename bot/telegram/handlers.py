@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -10,8 +9,9 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
 from ..analytics import SUGGESTION_CHOSEN, kind_of
-from ..engine import Button, Engine, Reply, sensitive
+from ..engine import DialogueState, Engine, Reply, sensitive
 from ..engine import messages as msg
+from ..engine.dialogue import with_resume
 from ..engine.normalize import compact
 from . import texts
 from .feedback import NONE_OF_THESE, VOTES, EventSink, FeedbackSink
@@ -163,27 +163,37 @@ class Answers:
         assert update.effective_message is not None
         await self.answer_text(update, context, update.effective_message.text or "")
 
-    async def answer_text(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, resume: Button | None = None
-    ) -> None:
-        """Warn about sensitive data, then answer what is left; `resume` leads back to a dialogue."""
+    async def _screen_and_answer(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str
+    ) -> tuple[str, Reply] | None:
+        """Warn about numbers in `text`, then match what is left (None: nothing left to answer)."""
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         warning, question = screen_text(text)
         if warning is not None:
             await send_reply(context.bot, chat.id, warning, reply_to=message.message_id)
         if question is None:
-            return
+            return None
         question = question[:MAX_QUESTION_CHARS]
         reply = self.engine.answer(question)
         self.note_question(update, reply, question)
+        return question, reply
+
+    async def answer_text(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
+        dialogue: DialogueState | None = None,
+    ) -> None:
+        """Warn about sensitive data, then answer what is left; mid-`dialogue`, with a way back."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        answered = await self._screen_and_answer(update, context, text)
+        if answered is None:
+            return
+        question, reply = answered
         logger.info("%s chat: %r → %s %s (%.2f)", chat.type, question, reply.kind,
                     reply.entry_id or "-", reply.score)
-        if resume is not None:
-            reply = dataclasses.replace(
-                reply, body=f"{reply.body}\n\n{msg.FLOW_RESUME_HINT}",
-                buttons=(*reply.buttons, (resume,)),
-            )
+        if dialogue is not None:
+            reply = with_resume(reply, dialogue)
         sent = await send_reply(context.bot, chat.id, reply)
         if context.chat_data is not None:
             remember(context.chat_data, message.message_id, sent, question)
@@ -196,14 +206,10 @@ class Answers:
         if noted is None:
             logger.debug("edit of message %s, which the bot did not answer", message.message_id)
             return
-        warning, question = screen_text(message.text or "")
-        if warning is not None:
-            await send_reply(context.bot, chat.id, warning, reply_to=message.message_id)
-        if question is None:
+        answered = await self._screen_and_answer(update, context, message.text or "")
+        if answered is None:
             return
-        question = question[:MAX_QUESTION_CHARS]
-        reply = self.engine.answer(question)
-        self.note_question(update, reply, question)
+        question, reply = answered
         shown = await edit_reply(context.bot, chat.id, noted["bot"], reply)
         if context.chat_data is not None:
             remember(context.chat_data, message.message_id, shown, question)

@@ -23,7 +23,6 @@ NOTHING_TO_CANCEL = "当前没有进行中的流程。有问题可以直接问�
 UNKNOWN_COMMAND = "没有这个命令。发送 /help 查看用法。"
 TEXT_ONLY = "我目前只能看懂文字消息,请直接打字提问。"
 BUTTON_EXPIRED = "这个按钮已经失效了,发送 /topics 重新浏览话题。"
-RESUME_BUTTON = "↩️ 回到绑定流程"
 # Words that, typed during a dialogue, mean "show me the current step again" / "stop".
 RESUME_WORDS = frozenset({"继续", "回到流程", "返回流程"})
 CANCEL_WORDS = frozenset({"取消", "退出", "不办了"})

@@ -174,9 +174,9 @@ async def test_free_question_mid_dialogue_keeps_the_place(bot: Application, pers
     expected = engine.answer("社保卡能坐地铁吗")
     assert answer["text"] == "\n\n".join(
         [expected.title, expected.body, msg.FLOW_RESUME_HINT, expected.footer])
-    assert person.labels(answer)[-1] == texts.RESUME_BUTTON
+    assert person.labels(answer)[-1] == msg.FLOW_RESUME_BUTTON
 
-    back = await person.press(answer, texts.RESUME_BUTTON, edits=0, sends=1)
+    back = await person.press(answer, msg.FLOW_RESUME_BUTTON, edits=0, sends=1)
     (step,) = back.sent
     assert prompt(engine, "cross") in step["text"]
     assert "reply_markup" not in person.current(first)
@@ -246,7 +246,7 @@ async def test_idle_dialogue_times_out(api: FakeBotApi, settings: Settings, engi
         late = await person.press(first, "", data=_callback_data(first)[0], edits=0, force=True)
         assert late.answer["text"] == msg.FLOW_ENDED
         (plain,) = await person.say("社保卡能坐地铁吗")  # no resume button: no dialogue
-        assert texts.RESUME_BUTTON not in person.labels(plain)
+        assert msg.FLOW_RESUME_BUTTON not in person.labels(plain)
 
 
 async def test_number_typed_as_dialogue_input_is_warned_not_used(bot: Application, person: Person,
@@ -274,4 +274,4 @@ async def test_dialogue_idle_across_a_restart_times_out_on_the_next_press(
         late = await person.press(first, "父母", edits=0, sends=1)
         assert late.sent[0]["text"] == msg.FLOW_TIMEOUT
         (plain,) = await person.say("社保卡能坐地铁吗")
-        assert texts.RESUME_BUTTON not in person.labels(plain)
+        assert msg.FLOW_RESUME_BUTTON not in person.labels(plain)
