@@ -116,6 +116,8 @@ def build_application(
     #    comes first: warned about, deleted where the bot may, what is left answered if asked.
     in_groups = NEW_MESSAGES & GROUPS
     app.add_handler(MessageHandler(in_groups & groups.SENSITIVE, group_chats.sensitive))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & GROUPS & groups.SENSITIVE,
+                                   group_chats.sensitive_edit))
     app.add_handler(MessageHandler(groups.MIGRATION, group_chats.migrate))
     app.add_handler(CommandHandler("ask", group_chats.ask, filters=NEW_MESSAGES))  # private too
     app.add_handler(CommandHandler("settings", group_chats.settings, filters=NEW_MESSAGES))

@@ -451,6 +451,21 @@ class GroupChats:
 
     async def sensitive(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An ID, card or phone number or a password: warn, delete where allowed, answer the rest."""
+        await self._screen_numbers(update, context)
+        message = update.effective_message
+        assert message is not None
+        found = addressed(message, context.bot.username, context.bot.id)
+        if found is None:
+            return
+        _, rest = screen_text(found[0])
+        if rest is not None:
+            await self._answer(update, context, found[1], rest)
+
+    async def sensitive_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message edited to hold a number: warned about and deleted like a new one."""
+        await self._screen_numbers(update, context)
+
+    async def _screen_numbers(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         findings = sensitive.find(message.text or "")
@@ -466,13 +481,7 @@ class GroupChats:
         warning = (texts.NUMBER_DELETED.format(name=user.full_name, what=what) if deleted
                    else msg.NUMBER_WARNING.format(what=what))
         await send_reply(context.bot, chat.id, Reply(warning, kind="warning"),
-                         reply_to=message.message_id)
-        found = addressed(message, context.bot.username, context.bot.id)
-        if found is None:
-            return
-        _, rest = screen_text(found[0])
-        if rest is not None:
-            await self._answer(update, context, found[1], rest)
+                         reply_to=None if deleted else message.message_id)
 
     # ----- buttons -----
 

@@ -477,6 +477,20 @@ async def test_numbers_deleted_where_the_bot_may(
     assert len(bot_checks) == 1  # the bot's rights came from the cache the second time
 
 
+async def test_a_message_edited_to_hold_a_number_is_screened_too(
+    bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict],
+) -> None:
+    """Posting something harmless and editing a number into it does not get past the check."""
+    api.set_bot_admin(group.chat, can_delete_messages=True)
+    posted = await group.ignored(users["asker"], "大家好,我想问个事")
+    before = len(group.sent())
+    await api.edit_text(posted, f"大家好,我的身份证 {ID_NUMBER}")
+    await wait_until(lambda: len(group.sent()) > before, "the warning after the edit", api)
+    notice = group.sent()[-1]
+    assert notice["text"] == texts.NUMBER_DELETED.format(name="小王", what="身份证号")
+    assert group.current(posted) is None
+
+
 async def test_group_migration_keeps_the_settings(bot: Application, api: FakeBotApi,
                                                   users: dict[str, JsonDict]) -> None:
     """A basic group upgraded to a supergroup takes its settings along."""
