@@ -13,6 +13,15 @@ from rapidfuzz import fuzz, process
 from .knowledge import KnowledgeBase, KnowledgeError, build, faq_files, line_of, load_raw
 from .normalize import compact
 
+# What an entry can be marked as (its `traits`), read by the engine's case logic.
+TRAITS = {
+    "relative-verdict": "verdicts on a named relative are reported under this entry (exactly one)",
+    "place-verdict": "verdicts on a named place are reported under this entry (exactly one)",
+    "how-to": "a question naming a near relative gets this entry, headed by the verdict",
+    "any-relative": "the answer is the same whoever the relative is",
+    "any-place": "the answer is the same wherever the user is",
+}
+SINGLE_TRAITS = ("relative-verdict", "place-verdict")
 REQUIRED_ENTRY_FIELDS = ("id", "question", "alternates", "answer", "related", "source", "as_of")
 NEAR_IDENTICAL = 95.0  # rapidfuzz ratio above which two questions of different entries clash
 ID_PATTERN_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -110,6 +119,10 @@ def _check_faq(report: _Report, raw: dict[Path, Any], today: dt.date) -> None:
                                f"past its review date ({value}): re-check the facts", "warning")
                 elif key == "as_of" and value > today:
                     report.add(path, line_of(item, key), eid, key, f"in the future ({value})")
+            for trait in item.get("traits") or []:
+                if trait not in TRAITS:
+                    report.add(path, line_of(item, "traits"), eid, "traits",
+                               f"unknown trait '{trait}' (known: {', '.join(TRAITS)})")
             answer = item.get("answer")
             if isinstance(answer, str) and len(answer) > 3500:
                 report.add(path, line_of(item, "answer"), eid, "answer",
@@ -138,6 +151,21 @@ def _check_clashes(report: _Report, kb: KnowledgeBase) -> None:
             if first != entry.id:
                 report.add(entry.file, entry.line, entry.id, "alternates",
                            f"'{text}' is also a question of '{first}'")
+
+
+def _check_roles(report: _Report, kb: KnowledgeBase) -> None:
+    """One entry for each kind of verdict, and topics that offer flows that exist."""
+    for trait in SINGLE_TRAITS:
+        holders = kb.with_trait(trait)
+        if len(holders) > 1:
+            for entry in holders[1:]:
+                report.add(entry.file, entry.line, entry.id, "traits",
+                           f"'{trait}' is also on '{holders[0].id}': only one entry may have it")
+        elif not holders:
+            report.add(report.root / "faq", 0, "faq", "traits", f"no entry has the trait '{trait}'")
+    for cat in kb.categories:
+        if cat.flow is not None and cat.flow not in kb.flows and cat.file is not None:
+            report.add(cat.file, 1, cat.id, "flow", f"unknown flow '{cat.flow}' (see flows/)")
 
 
 def _check_words(report: _Report, path: Path, where: str, words: list[tuple[str, int]]) -> None:
@@ -248,6 +276,7 @@ def validate(root: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | 
     _check_faq(report, raw, today)
     kb = build(root, raw)
     _check_clashes(report, kb)
+    _check_roles(report, kb)
     _check_regions(report, raw)
     _check_relatives(report, raw)
     _check_synonyms(report, raw)

@@ -14,19 +14,10 @@ from .matcher import OOS_PREFIX, Match, Matcher, Thresholds
 from .normalize import compact
 from .reply import Button, Reply, rows
 
-RELATIVES_ID = "sharing-relatives"
-REGIONS_ID = "sharing-cross-province"
 CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.yaml
-# How-to entries: a near relative named in such a question gets the entry itself, headed by
-# the verdict on that relative ("怎么给我妈绑定" → sharing-how with "✅ 妈 is a near relative").
-HOW_IDS = frozenset({"sharing-how", "sharing-notes", "sharing-what-pays", "sharing-wallet",
-                     "bind-family-service", "bind-family-service-uses", "bind-online",
-                     "bind-window", "bind-hospital"})
-# Entries whose answer is the same whoever the relative is (cancelling a link).
-RELATION_AGNOSTIC_IDS = frozenset({"sharing-unbind"})
-# Entries whose answer does not depend on where the user is (a place there is only context).
-PLACE_AGNOSTIC_IDS = frozenset({"sharing-wallet", "sharing-unbind", "sharing-what-pays"})
-FLOW_CATEGORIES = frozenset({"sharing", "bind"})
+# Entry traits (set in knowledge/faq, listed in check.TRAITS) that steer the verdicts below.
+RELATIVE_VERDICT, PLACE_VERDICT = "relative-verdict", "place-verdict"
+HOW_TO, ANY_RELATIVE, ANY_PLACE = "how-to", "any-relative", "any-place"
 # Words that turn "a relation/place is mentioned" into "is this one allowed?".
 SHARING_WORDS = re.compile(r"共济|个账|个人账户|个人帐户|家庭共享")
 CROSS_PROVINCE = re.compile(r"跨省|异地|外省|省外|外地|老家")
@@ -59,6 +50,12 @@ class Engine:
         documents += [(OOS_PREFIX + t.id, list(t.examples), t.hint) for t in kb.out_of_scope]
         self.matcher = Matcher(self.lexicon, documents, thresholds)
         self._oos_hints = {t.id: t.hint for t in kb.out_of_scope}
+        holders = {t: kb.with_trait(t) for t in (RELATIVE_VERDICT, PLACE_VERDICT)}
+        self.relatives_id = holders[RELATIVE_VERDICT][0].id if holders[RELATIVE_VERDICT] else None
+        self.regions_id = holders[PLACE_VERDICT][0].id if holders[PLACE_VERDICT] else None
+        # Topics whose answers are about sharing the account: named relatives and places there
+        # are what the question is about, and the answers offer the topic's dialogue.
+        self._flow_of = {c.id: c.flow for c in kb.categories if c.flow}
 
     @classmethod
     def from_folder(cls, root: Path | str | None = None, thresholds: Thresholds | None = None) -> Engine:
@@ -107,24 +104,25 @@ class Engine:
         """
         top, top_score = match.ranking[0] if match.ranking else (None, 0.0)
         top_entry = self.kb.entries.get(top) if top else None
+        traits = top_entry.traits if top_entry else frozenset()
         vague = top_entry is None or top_score < self.matcher.thresholds.answer
-        about_sharing = top_entry is not None and top_entry.category in FLOW_CATEGORIES
+        about_sharing = top_entry is not None and top_entry.category in self._flow_of
         places = self.regions.find(prepared)
         relations = self.relatives.find(prepared)
-        if places and (
-            top == REGIONS_ID
-            or ((vague or about_sharing) and top not in PLACE_AGNOSTIC_IDS
+        if places and self.regions_id and (
+            PLACE_VERDICT in traits
+            or ((vague or about_sharing) and ANY_PLACE not in traits
                 and (CROSS_CUE.search(prepared) or ELIGIBILITY_CUE.search(prepared)))
         ):
             lines = [self.region_verdict(p) for p in places]
             lines += [self.relation_verdict(r) for r in relations if not r.near]
             lines.append(msg.REGION_CLOSING)
-            return self._case_reply(REGIONS_ID, "\n\n".join(lines), match)
-        if not relations or top in RELATION_AGNOSTIC_IDS:
+            return self._case_reply(self.regions_id, "\n\n".join(lines), match)
+        if not relations or not self.relatives_id or ANY_RELATIVE in traits:
             return None
         all_near = all(r.near for r in relations)
         if about_sharing and top is not None and not vague and all_near and (
-            top in HOW_IDS or (top == REGIONS_ID and CROSS_PROVINCE.search(prepared))
+            HOW_TO in traits or (PLACE_VERDICT in traits and CROSS_PROVINCE.search(prepared))
         ):
             # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
             prefix = "\n".join(self._verdict_head(r) for r in relations)
@@ -138,12 +136,12 @@ class Engine:
         if asks_eligibility and (about_sharing or vague or names_account):
             lines = [self.relation_verdict(r) for r in relations]
             lines.append(msg.RELATIVE_CLOSING)
-            return self._case_reply(RELATIVES_ID, "\n\n".join(lines), match)
+            return self._case_reply(self.relatives_id, "\n\n".join(lines), match)
         return None
 
     def _case_reply(self, entry_id: str, body: str, match: Match) -> Reply:
         entry = self.kb.entries.get(entry_id)
-        source = self.kb.regions if entry_id == REGIONS_ID else self.kb.relatives
+        source = self.kb.regions if entry_id == self.regions_id else self.kb.relatives
         footer = msg.FOOTER.format(
             source=source.get("source") or (entry.source if entry else ""),
             as_of=source.get("as_of") or (entry.as_of if entry else ""),
@@ -213,8 +211,9 @@ class Engine:
 
     def _entry_buttons(self, entry: Entry) -> tuple[tuple[Button, ...], ...]:
         buttons = [self.question_button(rid) for rid in entry.related if rid in self.kb.entries]
-        if entry.category in FLOW_CATEGORIES and "bind" in self.kb.flows:
-            buttons.append(Button(msg.BIND_BUTTON, "flow:bind"))
+        flow = self._flow_of.get(entry.category)
+        if flow in self.kb.flows:
+            buttons.append(Button(msg.BIND_BUTTON, f"flow:{flow}"))
         feedback = (Button(msg.FEEDBACK_UP, f"fb:+:{entry.id}"), Button(msg.FEEDBACK_DOWN, f"fb:-:{entry.id}"))
         return (*rows(buttons), feedback)
 

@@ -83,6 +83,7 @@ class Entry:
     review_by: dt.date | None
     file: Path
     line: int
+    traits: frozenset[str] = frozenset()
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -98,6 +99,8 @@ class Category:
     title: str
     order: int
     entry_ids: tuple[str, ...]
+    flow: str | None = None  # a guided dialogue the answers of this topic offer
+    file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,14 @@ class KnowledgeBase:
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     flows: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
+
+    def with_trait(self, trait: str) -> list[Entry]:
+        """The entries that carry a trait, in file order."""
+        return [e for e in self.entries.values() if trait in e.traits]
+
+    def category(self, category_id: str) -> Category | None:
+        """A topic by its id."""
+        return next((c for c in self.categories if c.id == category_id), None)
 
     @property
     def version(self) -> str:
@@ -192,6 +203,7 @@ def build(root: Path, raw: dict[Path, Any]) -> KnowledgeBase:
                 review_by=_as_date(item.get("review_by")),
                 file=path,
                 line=line_of(item),
+                traits=frozenset(_strings(item.get("traits"))),
             )
             kb.entries.setdefault(entry.id, entry)
             ids.append(entry.id)
@@ -202,6 +214,8 @@ def build(root: Path, raw: dict[Path, Any]) -> KnowledgeBase:
                 title=str(doc.get("title") or cat_id),
                 order=order if isinstance(order, int) else 99,
                 entry_ids=tuple(ids),
+                flow=str(doc["flow"]) if doc.get("flow") else None,
+                file=path,
             )
         )
     kb.categories.sort(key=lambda c: (c.order, c.id))

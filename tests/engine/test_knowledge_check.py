@@ -80,3 +80,18 @@ def test_flow_pointing_to_unknown_step_fails(kb_copy: Path) -> None:
 def test_region_count_must_match(kb_copy: Path) -> None:
     _edit(kb_copy / "regions.yaml", "count: 31", "count: 30")
     assert any("says 30 but 31" in m for m in _messages(kb_copy))
+
+
+def test_traits_are_checked(kb_copy: Path) -> None:
+    faq = kb_copy / "faq" / "sharing.yaml"
+    _edit(faq, "traits: [place-verdict]", "traits: [relative-verdict]")
+    _edit(faq, "traits: [how-to]", "traits: [how-to, magic]")
+    messages = "\n".join(_messages(kb_copy))
+    assert "'relative-verdict' is also on 'sharing-relatives'" in messages
+    assert "no entry has the trait 'place-verdict'" in messages
+    assert "unknown trait 'magic'" in messages
+
+
+def test_topic_flow_must_exist(kb_copy: Path) -> None:
+    _edit(kb_copy / "faq" / "bind.yaml", "flow: bind", "flow: nowhere")
+    assert any("unknown flow 'nowhere'" in m for m in _messages(kb_copy))
