@@ -233,7 +233,9 @@ class Matcher:
         # best matches are still worth offering.
         floor = t.suggest * self.SHORT_SUGGEST_FACTOR if words <= self.SHORT_WORDS else t.suggest
         suggestions = tuple(k for k, s in entries if s >= floor)[: t.max_suggestions]
-        runner_up = entries[1][1] if len(entries) > 1 else 0.0
+        # The runner-up may be a topic we do not cover: a question this close to one is not
+        # clearly about the entry (生育津贴怎么申领 is about claiming, not what maternity pays).
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
         # One bare word (共济, 服务) is too little to be sure of, unless it is unmistakable.
         if words <= 1:
             clear = best >= self.BARE_WORD_SURE
