@@ -22,7 +22,7 @@ class Thresholds:
     answer: float = 0.26  # at or above, and clear of the runner-up by `margin`: answer
     suggest: float = 0.22  # at or above (and not answered): "did you mean"
     margin: float = 0.06  # a top score this close to the runner-up is ambiguous
-    sure: float = 0.45  # at or above this the margin does not matter
+    sure: float = 0.55  # at or above this the margin does not matter
     max_suggestions: int = 3
 
 
