@@ -27,6 +27,8 @@ def to_simplified(text: str) -> str:
 
 def fold(text: str) -> str:
     """Full-width to half-width, Traditional to Simplified, lower case, @mentions dropped."""
+    # A lone surrogate (possible in JSON: "\ud800") cannot be encoded for OpenCC: replace it.
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     text = unicodedata.normalize("NFKC", text)
     text = _MENTION.sub(" ", text)
     text = to_simplified(text).lower()

@@ -111,7 +111,8 @@ def test_no_answer_ever_asks_for_numbers_or_passwords(engine: Engine) -> None:
 
 
 def test_empty_and_smalltalk_never_crash(engine: Engine) -> None:
-    for text in ("", "   ", "🙏🙏", "谢谢", "你好", "？？？", "a" * 5000, "社保" * 2000, "\x00\x01"):
+    for text in ("", "   ", "🙏🙏", "谢谢", "你好", "？？？", "a" * 5000, "社保" * 2000, "\x00\x01",
+                 "\ud800社保卡", "a\udfff", "\u202e医保\u200b共济\ufeff"):
         reply = engine.answer(text)
         assert reply.text
 
