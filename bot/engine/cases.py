@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from .normalize import fold
 
 # A one-character relation word (妈, 哥) only counts after a possessive, so 哥们 or 妹子 do not.
 _POSSESSIVE = "我俺咱你他她家的"
-_CHAIN = frozenset({"", "的", "家", "家的", "那边的", "家里的"})
+_CHAIN = frozenset({"的", "家", "家的", "那边的", "家里的"})
 
 
 @dataclass(frozen=True)
@@ -58,29 +59,52 @@ class Relatives:
                     str(word), False, str(group.get("means") or ""), str(group.get("reason") or "")
                 )
         self._pattern = _alternation(list(self._by_word))
+        self._chains = {
+            (str(c[0]), str(c[1])): str(c[2])
+            for c in data.get("chains") or [] if isinstance(c, list) and len(c) == 3
+        }
+        self._chain_means = str(data.get("chain_means") or "")
+        self._chain_reason = str(data.get("chain_reason") or "")
 
     def words(self) -> set[str]:
         """Every relation word known."""
         return set(self._by_word)
 
-    def find(self, prepared: str) -> list[Relation]:
-        """Relation words in order of appearance, each once.
+    def _compose(self, chain: list[tuple[str, Relation]], text: str) -> Relation:
+        """The relation of a possessive chain (我哥的儿子): a relative's relative."""
+        if len(chain) == 1:
+            return chain[0][1]
+        category: str | None = chain[0][1].category if chain[0][1].near else None
+        for _, relation in chain[1:]:
+            if category is None or not relation.near:
+                category = None
+                break
+            category = self._chains.get((category.split("或")[0], relation.category))
+        if category is None:
+            return Relation(text, False, self._chain_means, self._chain_reason)
+        return Relation(text, True, category, "")
 
-        In a possessive chain (我姐家的外甥女) only the last word is the person asked about.
-        """
+    def find(self, prepared: str) -> list[Relation]:
+        """Relations in order of appearance, each once; a possessive chain (我老婆的妈妈) is one
+        relation, composed with the `chains` of relatives.yaml."""
         if self._pattern is None:
             return []
-        found: dict[str, Relation] = {}
-        last_end = -1
-        last_word = ""
+        chains: list[list[tuple[str, Relation]]] = []
+        spans: list[tuple[int, int]] = []
         for m in self._pattern.finditer(prepared):
             word = m.group(0)
             if len(word) == 1 and m.start() > 0 and prepared[m.start() - 1] not in _POSSESSIVE:
                 continue
-            if last_word and prepared[last_end:m.start()] in _CHAIN:
-                found.pop(last_word, None)
-            found.setdefault(word, self._by_word[word])
-            last_end, last_word = m.end(), word
+            if chains and prepared[spans[-1][1]:m.start()] in _CHAIN:
+                chains[-1].append((word, self._by_word[word]))
+                spans[-1] = (spans[-1][0], m.end())
+            else:
+                chains.append([(word, self._by_word[word])])
+                spans.append((m.start(), m.end()))
+        found: dict[str, Relation] = {}
+        for chain, (start, end) in zip(chains, spans, strict=True):
+            relation = self._compose(chain, prepared[start:end])
+            found.setdefault(relation.word, relation)
         return list(found.values())
 
 
@@ -126,12 +150,28 @@ class Regions:
         """Every place name and alias known."""
         return set(self._by_word)
 
-    def find(self, prepared: str) -> list[Place]:
-        """Places in order of appearance, each once (a city wins over its province)."""
+    def find(self, prepared: str, boundaries: Callable[[str], set[int]] | None = None,
+             is_word: Callable[[str], bool] | None = None) -> list[Place]:
+        """Places in order of appearance, each once; a province named with one of its cities
+        (江苏无锡) gives way to the city.
+
+        A name inside other words is not a place (医保定点 holds 保定, 推广安全 holds 广安): with
+        `boundaries` (the word boundaries of the text) and `is_word`, a name counts when the
+        segmenter cuts the text at both its ends, or when neither end forms a word with its
+        neighbour.
+        """
         if self._pattern is None:
             return []
+        cuts = boundaries(prepared) if boundaries is not None else None
         found: dict[str, Place] = {}
         for m in self._pattern.finditer(prepared):
+            start, end = m.span()
+            if cuts is not None and not (start in cuts and end in cuts) and is_word is not None and (
+                (start > 0 and is_word(prepared[start - 1:start + 1]))
+                or (end < len(prepared) and is_word(prepared[end - 1:end + 1]))
+            ):
+                continue
             place = self._by_word[m.group(0)]
             found.setdefault(place.name, place)
-        return list(found.values())
+        cities = {p.province for p in found.values() if not p.is_province}
+        return [p for p in found.values() if not (p.is_province and p.name in cities)]

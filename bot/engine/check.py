@@ -57,6 +57,11 @@ class _Report:
         self.problems.append(Problem(name, line, where, field, message, severity))
 
 
+def _list(value: Any) -> list[Any]:
+    """A YAML list, or nothing (a wrongly typed value is reported where it is read)."""
+    return value if isinstance(value, list) else []
+
+
 def _check_faq(report: _Report, raw: dict[Path, Any], today: dt.date) -> None:
     seen: dict[str, tuple[Path, int]] = {}
     all_ids: set[str] = set()
@@ -100,7 +105,7 @@ def _check_faq(report: _Report, raw: dict[Path, Any], today: dt.date) -> None:
                 value = item.get(key)
                 if value is not None and not isinstance(value, list):
                     report.add(path, line_of(item, key), eid, key, "must be a list")
-            for rel in item.get("related") or []:
+            for rel in _list(item.get("related")):
                 if rel not in all_ids:
                     report.add(path, line_of(item, "related"), eid, "related", f"points to unknown id '{rel}'")
                 elif rel == eid:
@@ -119,7 +124,9 @@ def _check_faq(report: _Report, raw: dict[Path, Any], today: dt.date) -> None:
                                f"past its review date ({value}): re-check the facts", "warning")
                 elif key == "as_of" and value > today:
                     report.add(path, line_of(item, key), eid, key, f"in the future ({value})")
-            for trait in item.get("traits") or []:
+            if item.get("traits") is not None and not isinstance(item.get("traits"), list):
+                report.add(path, line_of(item, "traits"), eid, "traits", "must be a list")
+            for trait in _list(item.get("traits")):
                 if trait not in TRAITS:
                     report.add(path, line_of(item, "traits"), eid, "traits",
                                f"unknown trait '{trait}' (known: {', '.join(TRAITS)})")
@@ -231,11 +238,20 @@ def _check_relatives(report: _Report, raw: dict[Path, Any]) -> None:
             if not isinstance(group, dict) or not group.get("words"):
                 report.add(path, line_of(group), key, "words", "missing")
                 continue
+            if not isinstance(group["words"], list):
+                report.add(path, line_of(group, "words"), key, "words", "must be a list of words")
+                continue
             need = "category" if key == "near" else "reason"
             if not group.get(need):
                 report.add(path, line_of(group), key, need, "missing")
             words += [(str(w), line_of(group)) for w in group["words"]]
     _check_words(report, path, "relatives", words)
+    categories = {str(g.get("category")) for g in doc.get("near") or [] if isinstance(g, dict)}
+    for chain in doc.get("chains") or []:
+        if (not isinstance(chain, list) or len(chain) != 3
+                or not {str(chain[0]), str(chain[1])} <= categories):
+            report.add(path, line_of(doc, "chains"), "relatives", "chains",
+                       f"{chain!r}: each chain is [near category, near category, result]")
 
 
 def _check_synonyms(report: _Report, raw: dict[Path, Any]) -> None:

@@ -82,22 +82,26 @@ def check_flows(kb: KnowledgeBase) -> list[tuple[Path, int, str, str, str]]:
                 problems.append((path, at, name, "kind", f"must be one of {sorted(STEP_KINDS)}"))
             if step.get("input") and step["input"] not in INPUT_KINDS:
                 problems.append((path, at, name, "input", f"must be one of {sorted(INPUT_KINDS)}"))
-            targets = [step.get("next")] + [o.get("next") for o in step.get("options") or [] if isinstance(o, dict)]
+            options = step.get("options") or []
+            if not isinstance(options, list):
+                problems.append((path, at, name, "options", "must be a list"))
+                options = []
+            targets = [step.get("next")] + [o.get("next") for o in options if isinstance(o, dict)]
             for target in targets:
                 if target is not None and target not in steps:
                     problems.append((path, at, name, "next", f"unknown step {target!r}"))
             if kind != "summary" and step.get("next") is None and not all(
-                isinstance(o, dict) and o.get("next") for o in step.get("options") or [{}]
+                isinstance(o, dict) and o.get("next") for o in options or [{}]
             ):
                 problems.append((path, at, name, "next", "where does the dialogue go after this step?"))
-            if kind == "choice" and not step.get("options"):
+            if kind == "choice" and not options:
                 problems.append((path, at, name, "options", "a choice needs options"))
-            for opt in step.get("options") or []:
+            for opt in options:
                 if not isinstance(opt, dict) or not opt.get("label"):
                     problems.append((path, at, name, "options", "each option needs a label"))
-            if kind == "steps" and not step.get("items"):
+            if kind == "steps" and not (isinstance(step.get("items"), list) and step["items"]):
                 problems.append((path, at, name, "items", "a steps walk-through needs items"))
-            for ref in step.get("entries") or []:
+            for ref in step.get("entries") if isinstance(step.get("entries"), list) else []:
                 if ref not in kb.entries:
                     problems.append((path, at, name, "entries", f"unknown entry {ref!r}"))
     return problems
@@ -167,7 +171,8 @@ class Dialogues:
                 return None
             return self._judge_relatives(state, step, relations, label="、".join(r.word for r in relations))
         if kind == "region":
-            places = self.engine.regions.find(prepared)
+            places = self.engine.regions.find(
+                prepared, self.engine.lexicon.boundaries, self.engine.lexicon.is_word)
             if not places:
                 return None
             state.answers[state.step] = "、".join(p.word for p in places)

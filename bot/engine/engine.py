@@ -107,7 +107,7 @@ class Engine:
         traits = top_entry.traits if top_entry else frozenset()
         vague = top_entry is None or top_score < self.matcher.thresholds.answer
         about_sharing = top_entry is not None and top_entry.category in self._flow_of
-        places = self.regions.find(prepared)
+        places = self.regions.find(prepared, self.lexicon.boundaries, self.lexicon.is_word)
         relations = self.relatives.find(prepared)
         if places and self.regions_id and (
             PLACE_VERDICT in traits
@@ -118,7 +118,8 @@ class Engine:
             lines += [self.relation_verdict(r) for r in relations if not r.near]
             lines.append(msg.REGION_CLOSING)
             return self._case_reply(self.regions_id, "\n\n".join(lines), match)
-        if not relations or not self.relatives_id or ANY_RELATIVE in traits:
+        strong = STRONG_ELIGIBILITY_CUE.search(prepared) is not None
+        if not relations or not self.relatives_id or (ANY_RELATIVE in traits and not strong):
             return None
         all_near = all(r.near for r in relations)
         if about_sharing and top is not None and not vague and all_near and (
@@ -127,9 +128,7 @@ class Engine:
             # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
             prefix = "\n".join(self._verdict_head(r) for r in relations)
             return self.entry_reply(top, score=top_score, prefix=prefix)
-        asks_eligibility = STRONG_ELIGIBILITY_CUE.search(prepared) or (
-            about_sharing and ELIGIBILITY_CUE.search(prepared)
-        )
+        asks_eligibility = strong or (about_sharing and ELIGIBILITY_CUE.search(prepared))
         # "我单位的个账能共济给他吗" names the account: whatever else the question mentions
         # (he is a flexible worker), it asks whether this relative may share it.
         names_account = SHARING_WORDS.search(prepared) is not None

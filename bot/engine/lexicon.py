@@ -108,6 +108,11 @@ class Lexicon:
         words |= set(self._rewrites.values())
         words |= set(self._rewrites)
         self.protected = frozenset(w for w in self.word_classes if len(w) >= 2)
+        # Every class word, one character long too (爹 must not become 哋), is kept as typed.
+        self._protected_re = (
+            re.compile("|".join(re.escape(w) for w in sorted(self.word_classes, key=len, reverse=True)))
+            if self.word_classes else None
+        )
         self.domain_words = frozenset(w for w in words if len(w) >= 2) - self.protected
         for word in sorted(self.domain_words | self.protected):
             # A high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …).
@@ -143,13 +148,19 @@ class Lexicon:
         if not self._by_sound:
             return text
         keys = [sound(c) for c in text]
+        # Characters of protected words (places, relatives) are never rewritten: 宝鸡能 must not
+        # become 宝技能.
+        kept = [False] * len(text)
+        if self._protected_re is not None:
+            for m in self._protected_re.finditer(text):
+                kept[m.start():m.end()] = [True] * (m.end() - m.start())
         out: list[str] = []
         i = 0
         n = len(text)
         while i < n:
             replaced = False
             for length in self._lengths_by_start.get(keys[i], ()):
-                if i + length > n:
+                if i + length > n or any(kept[i:i + length]):
                     continue
                 window = text[i:i + length]
                 word = self._by_sound.get(tuple(keys[i:i + length]))
@@ -172,6 +183,18 @@ class Lexicon:
                 out.append(text[i])
                 i += 1
         return "".join(out)
+
+    def boundaries(self, text: str) -> set[int]:
+        """The offsets where the segmenter cuts text into words (0 and len(text) included)."""
+        cuts, offset = {0}, 0
+        for token in self._jieba.lcut(text, HMM=False):
+            offset += len(token)
+            cuts.add(offset)
+        return cuts
+
+    def is_word(self, text: str) -> bool:
+        """Whether text is a word of the segmenter's dictionary (general or domain)."""
+        return self._jieba.FREQ.get(text, 0) >= REAL_WORD_FREQ
 
     def rewrite_synonyms(self, text: str) -> str:
         """Rewrite every known variant to its canonical word, longest variant first."""

@@ -24,9 +24,49 @@ def test_relative_verdicts(engine: Engine, question: str, word: str, verdict: st
     assert word in reply.body and verdict in reply.body
 
 
-def test_possessive_chain_judges_the_last_relative(engine: Engine) -> None:
-    relations = engine.relatives.find(engine.lexicon.prepare("我姐家的外甥能用我的个账吗"))
-    assert [r.near for r in relations] == [False]
+@pytest.mark.parametrize(
+    ("question", "near"),
+    [
+        ("我姐家的外甥能用我的个账吗", False),
+        ("我哥的儿子能用我的医保吗", False),  # nephew
+        ("我老婆的妈妈能用我个账吗", False),  # mother-in-law
+        ("我妈的妹妹能共济吗", False),  # aunt
+        ("我儿子的媳妇能共济吗", False),  # daughter-in-law, not a spouse
+        ("我舅舅的儿子能共济吗", False),  # cousin
+        ("我妈的妈妈能用吗", True),  # grandmother
+        ("我儿子的儿子能用我的个账吗", True),  # grandson
+        ("我爸的爸爸能用我个账吗", True),
+    ],
+)
+def test_possessive_chains_are_composed(engine: Engine, question: str, near: bool) -> None:
+    reply = engine.answer(question)
+    assert reply.entry_id == "sharing-relatives" and reply.kind == "case"
+    assert ("✅" in reply.body) is near and ("❌" in reply.body) is not near
+
+
+@pytest.mark.parametrize(
+    ("question", "places"),
+    [
+        ("医保定点医院能办共济绑定吗", []),  # 保定 inside 医保定点
+        ("推广安全的共济方式有哪些", []),  # 广安 inside 推广安全
+        ("我在江苏无锡,能跨省共济吗", ["无锡市"]),  # the city, not also its province
+        ("宝鸡能跨省共济吗", ["宝鸡市"]),  # 鸡能 is not repaired to 技能
+        ("在郑州上班,我妈在信阳", ["郑州市", "信阳市"]),
+    ],
+)
+def test_places_are_whole_words(engine: Engine, question: str, places: list[str]) -> None:
+    lex = engine.lexicon
+    found = engine.regions.find(lex.prepare(question), lex.boundaries, lex.is_word)
+    assert [p.name for p in found] == places
+
+
+def test_every_known_place_and_relative_is_recognised_in_a_sentence(engine: Engine) -> None:
+    lex = engine.lexicon
+    for word in engine.regions.words():
+        text = lex.prepare(f"我在{word}上班,能跨省共济吗")
+        assert engine.regions.find(text, lex.boundaries, lex.is_word), word
+    for word in engine.relatives.words():
+        assert engine.relatives.find(lex.prepare(f"我{word}能用我的医保个账吗")), word
 
 
 def test_typo_repair_never_invents_a_relative(engine: Engine) -> None:

@@ -95,3 +95,22 @@ def test_traits_are_checked(kb_copy: Path) -> None:
 def test_topic_flow_must_exist(kb_copy: Path) -> None:
     _edit(kb_copy / "faq" / "bind.yaml", "flow: bind", "flow: nowhere")
     assert any("unknown flow 'nowhere'" in m for m in _messages(kb_copy))
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        ("faq/sharing.yaml", "traits: [relative-verdict]", "traits: 5", "traits: must be a list"),
+        ("faq/sharing.yaml", "related: [", "related: sharing-how\n    x: [", "related: must be a list"),
+        ("relatives.yaml", "words: [配偶,", "words: 配偶\n    x: [", "words: must be a list of words"),
+        ("flows/bind.yaml", "    options:\n      - label: 配偶", "    options: 3\n    x:\n      - label: 配偶",
+         "options: must be a list"),
+        ("relatives.yaml", "- [父母, 父母, 祖父母或外祖父母]", "- [父母, 表亲, 祖父母]", "chains"),
+    ],
+)
+def test_wrongly_typed_values_are_reported_not_crashed_on(
+    kb_copy: Path, file: str, old: str, new: str, expected: str
+) -> None:
+    _edit(kb_copy / file, old, new)
+    messages = "\n".join(_messages(kb_copy))
+    assert expected in messages
