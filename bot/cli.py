@@ -70,9 +70,10 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO
             continue
         if not interactive:
             print(f"> {text}", file=stdout)
-        if text.isdigit() and 1 <= int(text) <= len(buttons):
+        number = text.isascii() and text.isdigit()  # not ① or ²: int() refuses those
+        if number and 1 <= int(text) <= len(buttons):
             show(session.action(buttons[int(text) - 1]))
-        elif text.isdigit() and buttons and len(text) <= 2:
+        elif number and buttons and len(text) <= 2:
             print(f"没有这个选项,请输入 1–{len(buttons)} 之间的数字。\n", file=stdout)
         elif compact(text) in labels:
             show(session.action(labels[compact(text)]))

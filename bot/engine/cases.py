@@ -46,7 +46,6 @@ class Relatives:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.law = str(data.get("law") or "《民法典》第一千零四十五条")
-        self.condition = str(data.get("condition") or "")
         self._by_word: dict[str, Relation] = {}
         for group in data.get("near") or []:
             for word in group.get("words") or []:
@@ -117,11 +116,9 @@ class Regions:
         self.count = int(batch.get("count") or 0)
         self.later = str(data.get("later") or "").strip()
         self._by_word: dict[str, Place] = {}
-        self.batch_by_province: list[tuple[str, tuple[str, ...]]] = []
         for prov in batch.get("provinces") or []:
             pname = str(prov.get("province"))
             regions = tuple(str(r.get("name")) for r in prov.get("regions") or [])
-            self.batch_by_province.append((pname, regions))
             for word in [pname, *(prov.get("aliases") or [])]:
                 self._by_word[fold(str(word))] = Place(
                     str(word), pname, pname, True, True, regions

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import messages as msg
 from .knowledge import KnowledgeBase, line_of
+from .normalize import compact
 from .reply import Button, Reply, rows
 
 if TYPE_CHECKING:
     from .engine import Engine
 
+# Typed text this much longer than the relative or place it names may be a question of its own.
+ANSWER_EXTRA_CHARS = 6
 STEP_KINDS = frozenset({"choice", "input", "steps", "summary"})
 INPUT_KINDS = frozenset({"relative", "region"})
 
@@ -128,8 +131,10 @@ class Dialogues:
     def press(self, state: DialogueState | None, action: str) -> tuple[Reply, DialogueState | None]:
         """A dialogue button was pressed; stale buttons get a polite notice."""
         parsed = parse_action(action)
-        if state is None or parsed is None or parsed[0] != state.nonce or state.flow not in self.flows:
+        if state is None or parsed is None or parsed[0] != state.nonce:
             return Reply(msg.FLOW_ENDED, kind="dialogue"), state
+        if not self.valid(state):
+            return Reply(msg.FLOW_ENDED, kind="dialogue"), None
         verb = parsed[1]
         state.updated = time.time()
         step = self._step(state)
@@ -148,8 +153,6 @@ class Dialogues:
                 state.page += 1
                 return self.render(state), state
             return self._advance(state, step.get("next"))
-        if verb == "done":
-            return Reply(msg.FLOW_DONE, kind="dialogue"), None
         if verb.isdigit() and step.get("kind") == "choice":
             options = step.get("options") or []
             index = int(verb)
@@ -159,6 +162,8 @@ class Dialogues:
 
     def text(self, state: DialogueState, text: str) -> tuple[Reply, DialogueState | None] | None:
         """Typed text during a flow; None when it is not an answer to the current step."""
+        if not self.valid(state):
+            return Reply(msg.FLOW_ENDED, kind="dialogue"), None
         step = self._step(state)
         kind = step.get("input")
         if kind is None:
@@ -167,18 +172,43 @@ class Dialogues:
         prepared = self.engine.lexicon.prepare(text)
         if kind == "relative":
             relations = self.engine.relatives.find(prepared)
-            if not relations:
+            if self._asks_something_else(text, [r.word for r in relations]):
                 return None
+            if not relations:
+                if not state.awaiting_text:
+                    return None
+                return Reply(msg.FLOW_UNKNOWN_RELATION.format(text=text.strip()[:20]),
+                             buttons=self.render(state).buttons, kind="dialogue"), state
             return self._judge_relatives(state, step, relations, label="、".join(r.word for r in relations))
         if kind == "region":
             places = self.engine.regions.find(
                 prepared, self.engine.lexicon.boundaries, self.engine.lexicon.is_word)
-            if not places:
+            if not places or self._asks_something_else(text, [p.word for p in places]):
                 return None
             state.answers[state.step] = "、".join(p.word for p in places)
             state.notes.extend(self.engine.region_verdict(p) for p in places)
             return self._advance(state, step.get("next"))
         return None
+
+    def _asks_something_else(self, text: str, words: list[str]) -> bool:
+        """Whether typed text is a question of its own rather than an answer to the step:
+        "我妈住院报销比例是多少" names a relative but asks about reimbursement."""
+        rest = compact(text)
+        for word in words:
+            rest = rest.replace(compact(word), "")
+        if len(rest) <= ANSWER_EXTRA_CHARS:
+            return False
+        if self.engine.matcher.match(text).oos:
+            return True
+        reply = self.engine.answer(text)  # a verdict on the relative or place is an answer
+        return reply.kind == "answer" and reply.entry_id not in (
+            self.engine.relatives_id, self.engine.regions_id)
+
+    def valid(self, state: DialogueState) -> bool:
+        """Whether a (restored) state still points at a flow and step that exist: a reloaded
+        knowledge base may have renamed them."""
+        flow = self.flows.get(state.flow)
+        return flow is not None and state.step in (flow.get("steps") or {})
 
     def expired(self, state: DialogueState, timeout: float, now: float | None = None) -> bool:
         """Whether a dialogue has been idle for longer than `timeout` seconds."""
@@ -210,7 +240,9 @@ class Dialogues:
             ending = str(flow.get("not_eligible") or "").strip()
             body = "\n\n".join([*verdicts, ending] if ending else verdicts)
             buttons = [self.engine.question_button(e) for e in step.get("entries") or []]
-            return Reply(body, buttons=rows(buttons), kind="dialogue"), None
+            data = self.engine.kb.relatives
+            footer = msg.FOOTER.format(source=data.get("source", ""), as_of=data.get("as_of", ""))
+            return Reply(body, buttons=rows(buttons), footer=footer, kind="dialogue"), None
         state.answers[state.step] = label
         state.notes.extend(verdicts)
         return self._advance(state, step.get("next"))
@@ -227,10 +259,12 @@ class Dialogues:
 
     def _back(self, state: DialogueState) -> tuple[Reply, DialogueState | None]:
         state.awaiting_text = False
-        if state.history:
+        while state.history:
             step, page = state.history.pop()
-            state.step, state.page = str(step), int(page)
-            state.answers.pop(state.step, None)
+            if str(step) in self.flows[state.flow]["steps"]:
+                state.step, state.page = str(step), int(page)
+                state.answers.pop(state.step, None)
+                break
         state.notes.clear()
         return self.render(state), state
 
@@ -239,6 +273,8 @@ class Dialogues:
 
     def render(self, state: DialogueState) -> Reply:
         """The message for the current step, with its buttons."""
+        if not self.valid(state):
+            return Reply(msg.FLOW_ENDED, kind="dialogue")
         step = self._step(state)
         kind = step.get("kind")
         parts = list(state.notes)
@@ -269,7 +305,9 @@ class Dialogues:
             nav.append(self._button(state, msg.FLOW_NEXT, "next"))
         elif kind == "summary":
             parts.append(self._summary(state, step))
-            return Reply("\n\n".join(p for p in parts if p), kind="dialogue",
+            flow = self.flows[state.flow]
+            footer = msg.FOOTER.format(source=flow.get("source", ""), as_of=flow.get("as_of", ""))
+            return Reply("\n\n".join(p for p in parts if p), kind="dialogue", footer=footer,
                          buttons=rows([self.engine.question_button(e) for e in step.get("entries") or []]))
         nav.append(self._button(state, msg.FLOW_CANCEL, "cancel"))
         layout = rows(buttons, per_row) + (tuple(nav),)
@@ -285,6 +323,8 @@ class Dialogues:
         method = next((s for s in reversed(visited) if s.get("kind") == "steps"), None)
         if method and method.get("checklist"):
             lines.append("别忘了准备:" + ";".join(method["checklist"]))
+        if method and method.get("summary_note"):
+            lines.append(f"⚠️ {method['summary_note']}")
         closing = str(step.get("closing") or "").strip()
         if closing:
             lines.append(closing)

@@ -74,7 +74,9 @@ class Engine:
         """The reply to one free-text question."""
         text = compact(question)
         if not text:
-            return Reply(msg.SMALLTALK_HELLO, kind="smalltalk")
+            # Letters of another script (Korean, Cyrillic…) are not a greeting.
+            foreign = any(c.isalpha() for c in question)
+            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind="smalltalk")
         if text in THANKS_WORDS:
             return Reply(msg.THANKS, kind="smalltalk")
         if text in HELLO_WORDS:

@@ -10,7 +10,15 @@ from typing import Any
 
 import yaml
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "knowledge"
+
+def _default_dir() -> Path:
+    """knowledge/ beside the package in a checkout (or an editable install), else in the
+    working directory (a wheel does not carry the knowledge base: it is data, mounted or copied)."""
+    beside = Path(__file__).resolve().parents[2] / "knowledge"
+    return beside if beside.is_dir() else Path.cwd() / "knowledge"
+
+
+DEFAULT_DIR = _default_dir()
 
 
 class KnowledgeError(Exception):
@@ -129,10 +137,6 @@ class KnowledgeBase:
     def with_trait(self, trait: str) -> list[Entry]:
         """The entries that carry a trait, in file order."""
         return [e for e in self.entries.values() if trait in e.traits]
-
-    def category(self, category_id: str) -> Category | None:
-        """A topic by its id."""
-        return next((c for c in self.categories if c.id == category_id), None)
 
     @property
     def version(self) -> str:

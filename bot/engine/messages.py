@@ -62,6 +62,13 @@ NUMBER_WARNING = (
     "我也从不需要它们。必要时请只在官方 App 或经办窗口填写。"
 )
 
+NOTHING_TO_CANCEL = "当前没有进行中的流程。"
+ASK_USAGE = "用法:/ask 你的问题"
+UNKNOWN_COMMAND = "没有这个命令。发送 /help 查看用法。"
+STALE_BUTTON = "这个按钮已经失效了,请直接提问或发送 /topics。"
+CHINESE_ONLY = "我只能看懂中文的问题,请用中文提问,比如「外婆能用我的医保吗」。"
+FLOW_RESUME_WORDS = ("继续", "回到流程", "返回流程", "回到绑定流程")
+FLOW_CANCEL_WORDS = ("取消", "退出", "不办了", "算了")
 FLOW_ENDED = "这个流程已经结束了。想重新开始,请发送 /bind。"
 FLOW_CANCELLED = "已退出绑定流程。有问题可以继续直接问我。"
 FLOW_TIMEOUT = "绑定流程太久没有操作,已自动结束。需要时发送 /bind 重新开始。"
@@ -73,7 +80,10 @@ FLOW_CANCEL = "✖️ 取消"
 FLOW_SKIP = "跳过"
 FLOW_DONE = "✅ 完成"
 FLOW_INPUT_HINT = "(可以点按钮,也可以直接输入文字)"
-FLOW_BAD_CHOICE = "没看懂这个选择,请点下面的按钮,或输入文字。"
+FLOW_UNKNOWN_RELATION = (
+    "没有认出「{text}」这个称呼。请换个说法,比如「外婆」「侄子」「嫂子」,或点「上一步」。\n"
+    "如果对方不是你的亲属(如同事、朋友),就不能通过家庭共济使用你的个人账户。"
+)
 
 GROUP_BIND = "绑定流程需要一步步操作,请在私聊里继续 👇"
 GROUP_BIND_BUTTON = "去私聊开始绑定"

@@ -18,17 +18,27 @@ ID_LENGTH = 18
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"  # GB 11643: check character for (weighted sum mod 11)
 ID_OLDEST_YEAR = 1900
-CARD_LENGTHS = range(13, 20)
+CARD_LENGTHS = range(16, 20)  # bank cards issued in China have 16 to 19 digits
 PHONE_RE = re.compile(r"1[3-9]\d{9}")
 PHONE_COUNTRY_CODE = "86"
+# The longest number looked for (a 19-digit card), and the most groups it may be typed in
+# ("+86 138 0013 8000", "6222 0202 0000 1234 562", "110 101 1990 0307 4514"): every span of
+# digit groups within both bounds is tried, so the work grows linearly with the text.
+MAX_NUMBER_CHARS = 19
+MAX_GROUPS = 6
 
-# Full-width digits, X and spaces as typed with a Chinese input method, mapped one to one so
-# that offsets in the mapped text are offsets in the original.
+# Full-width digits, X, spaces, hyphens, full stops and low lines as typed with a Chinese input
+# method (and the other hyphens), mapped one to one so that offsets in the mapped text are
+# offsets in the original.
 _HALF_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
-                             "Ｘ": "X", "ｘ": "x", "\u3000": " "})
-# Digit groups joined by single spaces or dashes ("6222 0202 …", "138-0013-8000"); an X may
-# end a group (the last character of an ID number). Not glued to letters or other digits.
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]+[Xx]?(?:[ \u00a0-][0-9]+[Xx]?)*(?![0-9A-Za-z])")
+                             "Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "．": ".", "＿": "_",
+                             "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+                             "\u2212": "-"})
+# Digit groups joined by one or two spaces, or by a dash, dot or low line ("6222 0202 …",
+# "138-0013-8000", "138.0013.8000"); an X may end a group (the last character of an ID number).
+# A run may touch letters ("ID11010519491231002X", "tel13800138000") but not other digits.
+_SEPARATOR = r"(?:[ \u00a0]{1,2}|[ \u00a0]?[-._][ \u00a0]?)"
+_DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+[Xx]?(?:{_SEPARATOR}[0-9]+[Xx]?)*(?![0-9])")
 _GROUP = re.compile(r"[0-9]+[Xx]?")
 # "密码是abc123", "密码:123456", "pwd abc123", "password is hunter22".
 _PASSWORD = re.compile(
@@ -79,6 +89,8 @@ def _classify(chars: str) -> str | None:
     """The kind of a number written without separators, or None."""
     if len(chars) == ID_LENGTH and id_check_ok(chars):
         return ID
+    if not chars.isdigit():  # an X only ends an ID number
+        return None
     if PHONE_RE.fullmatch(chars) or (
         chars.startswith(PHONE_COUNTRY_CODE) and PHONE_RE.fullmatch(chars[len(PHONE_COUNTRY_CODE):])
     ):
@@ -88,22 +100,61 @@ def _classify(chars: str) -> str | None:
     return None
 
 
+def _separator_kind(between: str) -> str:
+    """What joins two digit groups: " " for spaces, else the dash, dot or low line."""
+    return between.strip(" \u00a0") or " "
+
+
+def _typed_in_groups(groups: list[tuple[int, int, str, str]]) -> list[Finding]:
+    """Numbers made of several groups joined by one kind of separator, longest first.
+
+    `groups` are (start, end, characters, separator before it) of consecutive groups, none of
+    which is a number on its own. Only spans of at most MAX_GROUPS groups and MAX_NUMBER_CHARS
+    characters are tried, so a long run of digits costs linear time.
+    """
+    found: list[Finding] = []
+    i = 0
+    while i < len(groups):
+        best: tuple[int, str] | None = None
+        chars = groups[i][2]
+        for j in range(i + 1, min(len(groups), i + MAX_GROUPS)):
+            chars += groups[j][2]
+            if len(chars) > MAX_NUMBER_CHARS or (j > i + 1 and groups[j][3] != groups[i + 1][3]):
+                break  # too long, or another separator: "2024-12-02 6222 …" is not one number
+            kind = _classify(chars)
+            if kind:
+                best = (j, kind)
+        if best is None:
+            i += 1
+            continue
+        j, kind = best
+        found.append(Finding(kind, groups[i][0], groups[j][1]))
+        i = j + 1
+    return found
+
+
 def _numbers(text: str) -> list[Finding]:
-    """ID, card and phone numbers, each the longest run of digit groups that is one."""
+    """ID, card and phone numbers: digit groups that are one by themselves, then spans of groups."""
     found: list[Finding] = []
     for run in _DIGIT_RUN.finditer(text):
-        groups = [(m.start() + run.start(), m.end() + run.start(), m.group())
-                  for m in _GROUP.finditer(run.group())]
-        i = 0
-        while i < len(groups):
-            for j in range(len(groups), i, -1):
-                kind = _classify("".join(g[2] for g in groups[i:j]))
-                if kind:
-                    found.append(Finding(kind, groups[i][0], groups[j - 1][1]))
-                    i = j
-                    break
-            else:
-                i += 1
+        groups: list[tuple[int, int, str, str]] = []
+        at = run.start()
+        for m in _GROUP.finditer(text, run.start(), run.end()):
+            groups.append((m.start(), m.end(), m.group(), _separator_kind(text[at:m.start()])))
+            at = m.end()
+        pending: list[tuple[int, int, str, str]] = []  # groups that are no number on their own
+        for group in groups:
+            start, end, chars, _ = group
+            kind = _classify(chars)
+            if kind is None and chars[-1] in "Xx":  # "tel13800138000x": the x is a letter
+                end, kind = end - 1, _classify(chars[:-1])
+            if kind is None:
+                pending.append(group)
+                continue
+            found += _typed_in_groups(pending)
+            found.append(Finding(kind, start, end))
+            pending = []
+        found += _typed_in_groups(pending)
     return found
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import messages as msg
 from .dialogue import Dialogues, DialogueState, with_resume
@@ -20,7 +20,6 @@ class Session:
     dialogues: Dialogues
     state: DialogueState | None = None
     timeout: float = DEFAULT_DIALOGUE_TIMEOUT
-    feedback: list[tuple[str, str]] = field(default_factory=list)
 
     def command(self, name: str, arg: str = "") -> list[Reply]:
         """A slash command: start, help, topics, bind, cancel, ask."""
@@ -35,10 +34,10 @@ class Session:
         if name == "cancel":
             had = self.state is not None
             self.state = None
-            return [Reply(msg.FLOW_CANCELLED if had else "当前没有进行中的流程。", kind="dialogue")]
+            return [Reply(msg.FLOW_CANCELLED if had else msg.NOTHING_TO_CANCEL, kind="dialogue")]
         if name == "ask":
-            return self.text(arg) if arg else [Reply("用法:/ask 你的问题", kind="menu")]
-        return [Reply("没有这个命令。发送 /help 查看用法。", kind="menu")]
+            return self.text(arg) if arg else [Reply(msg.ASK_USAGE, kind="menu")]
+        return [Reply(msg.UNKNOWN_COMMAND, kind="menu")]
 
     def start_flow(self, flow_id: str) -> list[Reply]:
         """Begin a guided dialogue (replacing one that is running)."""
@@ -57,9 +56,9 @@ class Session:
         """A typed message: dialogue input if it answers the current step, else a question."""
         out = self._check_timeout()
         if self.state is not None:
-            if text.strip() in ("继续", "回到流程"):
+            if text.strip() in msg.FLOW_RESUME_WORDS:
                 return [self.dialogues.render(self.state)]
-            if text.strip() in ("取消", "退出"):
+            if text.strip() in msg.FLOW_CANCEL_WORDS:
                 return self.command("cancel")
             handled = self.dialogues.text(self.state, text)
             if handled is not None:
@@ -78,8 +77,10 @@ class Session:
             out = self._check_timeout()
             reply, self.state = self.dialogues.press(self.state, action)
             return [*out, reply]
-        if kind == "q" and rest in self.engine.kb.entries:
-            return [self.engine.entry_reply(rest)]
+        if kind == "q":
+            if rest in self.engine.kb.entries:
+                return [self.engine.entry_reply(rest)]
+            return [Reply(msg.STALE_BUTTON, kind="menu")]
         if kind == "t":
             topic = self.engine.topic(rest)
             return [topic] if topic else [self.engine.topics()]
@@ -90,7 +91,5 @@ class Session:
         if kind == "none":
             return [self.engine.none_of_these()]
         if kind == "fb":
-            vote, _, entry_id = rest.partition(":")
-            self.feedback.append((entry_id, vote))
             return [Reply(msg.FEEDBACK_THANKS, kind="smalltalk")]
         return [Reply(msg.FLOW_ENDED, kind="dialogue")]

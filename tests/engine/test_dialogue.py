@@ -38,6 +38,9 @@ def test_eligible_relative_through_each_method(dialogues: Dialogues, method: str
         assert pages < 10
     assert state is None
     assert "小结" in reply.body and method in reply.body and "别忘了准备" in reply.body
+    assert "来源" in reply.footer and "2026" in reply.footer
+    # DOMAIN.md: 亲情服务 does not itself set up 共济, and the summary must not imply it does.
+    assert ("不开通共济" in reply.body) is (method == "电子社保卡亲情服务")
 
 
 def test_ineligible_relative_ends_politely(dialogues: Dialogues) -> None:
@@ -95,3 +98,30 @@ def test_timeout(dialogues: Dialogues) -> None:
     _, state = dialogues.start("bind")
     assert not dialogues.expired(state, timeout=60)
     assert dialogues.expired(state, timeout=60, now=state.updated + 61)
+
+
+def test_a_state_left_on_a_removed_step_ends_politely(dialogues: Dialogues) -> None:
+    reply, state = dialogues.start("bind")
+    state.step = "relation-old"  # what a reload that renamed the step leaves behind
+    ended, after = dialogues.text(state, "外婆") or (None, state)
+    assert ended is not None and "结束" in ended.body and after is None
+    pressed, after = dialogues.press(state, f"d:{state.nonce}:0")
+    assert "结束" in pressed.body and after is None
+    assert "结束" in dialogues.render(state).body
+
+
+def test_a_free_question_naming_a_relative_is_not_taken_as_the_answer(dialogues: Dialogues) -> None:
+    _, state = dialogues.start("bind")
+    assert dialogues.text(state, "我妈住院报销比例是多少") is None
+    assert dialogues.text(state, "我妈的社保卡能坐地铁吗") is None
+    reply, state = dialogues.text(state, "我外婆") or (None, None)
+    assert reply is not None and "✅" in reply.body
+
+
+def test_other_then_an_unknown_relation_asks_again(dialogues: Dialogues) -> None:
+    reply, state = dialogues.start("bind")
+    reply, state = _press(dialogues, state, reply, "其他")
+    result = dialogues.text(state, "同事")
+    assert result is not None
+    reply, same = result
+    assert "没有认出" in reply.body and same is state and state.step == "relation"
