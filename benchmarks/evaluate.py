@@ -19,6 +19,7 @@ class Item:
     q: str
     id: str | None
     kind: str
+    verdict: str | None = None  # near / not-near / in-batch / not-in-batch, for case questions
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Result:
 def load_set(name: str = "devset") -> list[Item]:
     """A labelled set from tests/data/<name>.yaml."""
     raw = yaml.safe_load((DATA / f"{name}.yaml").read_text(encoding="utf-8"))
-    return [Item(str(r["q"]), r.get("id"), str(r.get("kind", "plain"))) for r in raw]
+    return [Item(str(r["q"]), r.get("id"), str(r.get("kind", "plain")), r.get("verdict")) for r in raw]
 
 
 def evaluate(items: list[Item], predict: Callable[[str], str | None]) -> Result:
@@ -68,3 +69,22 @@ def evaluate(items: list[Item], predict: Callable[[str], str | None]) -> Result:
         if not ok:
             res.failures.append((item, got))
     return res
+
+
+# How a case reply shows its verdict: the first mark in its text.
+VERDICT_MARKS = {"✅": ("near", "in-batch"), "❌": ("not-near",), "ℹ️": ("not-in-batch",)}
+
+
+def verdict_of(text: str, wanted: str) -> bool:
+    """Whether a reply's first verdict mark agrees with the wanted verdict."""
+    marks = [(text.find(mark), values) for mark, values in VERDICT_MARKS.items() if mark in text]
+    if not marks:
+        return False
+    return wanted in min(marks)[1]
+
+
+def evaluate_verdicts(items: list[Item], reply_text: Callable[[str], str]) -> tuple[int, int]:
+    """(right, total) over the items that carry a verdict label."""
+    labelled = [i for i in items if i.verdict]
+    right = sum(verdict_of(reply_text(i.q), str(i.verdict)) for i in labelled)
+    return right, len(labelled)

@@ -23,7 +23,7 @@ from bot.engine import Engine
 from bot.engine.knowledge import DEFAULT_DIR, load
 from bot.engine.normalize import clean
 
-from .evaluate import Item, Result, evaluate, load_set
+from .evaluate import Item, Result, evaluate, evaluate_verdicts, load_set
 
 Predict = Callable[[str], "str | None"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         results = {s: evaluate(items, p) for s, p in systems.items()}
         print(f"\n### Accuracy on {name} ({len(items)} questions)\n")
         print(table(results))
+        right, total = evaluate_verdicts(items, lambda q: engine.answer(q).text)
+        if total:
+            print(f"\nVerdicts on the named relative or place (✅/❌): {right}/{total} = {right / total:.1%}")
 
     questions = [i.q for i in dev]
     med, p99 = latency(engine, questions, args.rounds)

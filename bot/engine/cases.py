@@ -9,8 +9,9 @@ from typing import Any
 
 from .normalize import fold
 
-# A one-character relation word (妈, 哥) only counts after a possessive, so 哥们 or 妹子 do not.
-_POSSESSIVE = "我俺咱你他她家的"
+# A one-character relation word (妈, 哥) only counts after a possessive or a birth-order word
+# (二姨, 大哥, 老舅), so 哥们 or 妹子 do not.
+_POSSESSIVE = "我俺咱你他她家的大二三四五六七八九十小老"
 _CHAIN = frozenset({"的", "家", "家的", "那边的", "家里的"})
 
 

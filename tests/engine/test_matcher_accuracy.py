@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from benchmarks.evaluate import evaluate, load_set
+from benchmarks.evaluate import evaluate, evaluate_verdicts, load_set
 from bot.engine import Engine
 
 TOP1_TARGET = 0.95
@@ -51,3 +51,14 @@ def test_held_out_sets_do_not_regress(engine: Engine) -> None:
         result = evaluate(load_set(name), _predict(engine))
         assert result.top1 >= HELD_OUT_TOP1, (name, result.top1)
         assert result.refusal_rate >= HELD_OUT_REFUSALS, (name, result.refusal_rate)
+
+
+VERDICT_TARGET = 0.95
+
+
+def test_verdicts_on_named_relatives_and_places(engine: Engine) -> None:
+    """The id alone would score "外甥 ✅" as right: the verdict itself must be right too."""
+    for name in ("devset", "holdout", "holdout2"):
+        right, total = evaluate_verdicts(load_set(name), lambda q: engine.answer(q).text)
+        assert total >= 15, name
+        assert right / total >= VERDICT_TARGET, (name, right, total)
