@@ -23,7 +23,9 @@ DB_FILE = "analytics.sqlite3"
 SALT_FILE = "analytics.salt"  # per-install HMAC key: user ids cannot be linked across installs
 SALT_BYTES = 32
 SCHEMA_VERSION = 1
-MAX_QUESTION_CHARS = 500  # longer texts are cut: enough to read a question, bounded storage
+# Longer texts are cut: before matching (the Telegram layer) and when stored. No real question
+# needs more; storage stays bounded.
+MAX_QUESTION_CHARS = 500
 MAX_PENDING = 10_000  # record() waits when this many events are queued but not yet written
 BATCH_MAX = 500  # events written in one transaction
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's lock (e.g. a report)

@@ -32,6 +32,9 @@ CLUSTER_THRESHOLD = 80.0
 EXAMPLES_PER_GROUP = 3  # other wordings shown under a group's most frequent one
 TEXT_ROW_LIMIT = 50  # rows per table in the terminal and HTML; --csv has them all
 UNANSWERED_KINDS = frozenset({UNANSWERED, NONE_OF_THESE})
+# A CSV cell starting with one of these is read as a formula by spreadsheets (=HYPERLINK(…),
+# +cmd…): such cells get a leading apostrophe, which shows the text as typed.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class PeriodError(ValueError):
@@ -162,15 +165,27 @@ def group_similar(questions: Iterable[tuple[str, str | None]],
 
 
 def rank_votes(events: Iterable[Event]) -> list[EntryVotes]:
-    """Entries with at least one 👎, most 👎 first (fewer 👍 first on a tie)."""
-    down: Counter[str] = Counter()
-    up: Counter[str] = Counter()
+    """Entries with at least one 👎, most 👎 first (fewer 👍 first on a tie).
+
+    Each user counts once per entry and direction, however often they voted; a vote without a
+    user (none is recorded without one by the bot) counts on its own.
+    """
+    voters: dict[tuple[str, str], set[str]] = defaultdict(set)
+    anonymous: Counter[tuple[str, str]] = Counter()
     for e in events:
-        if e.entry_id and e.kind == FEEDBACK_DOWN:
-            down[e.entry_id] += 1
-        elif e.entry_id and e.kind == FEEDBACK_UP:
-            up[e.entry_id] += 1
-    rows = [EntryVotes(entry, n, up[entry]) for entry, n in down.items()]
+        if not e.entry_id or e.kind not in (FEEDBACK_DOWN, FEEDBACK_UP):
+            continue
+        if e.user_hash:
+            voters[(e.entry_id, e.kind)].add(e.user_hash)
+        else:
+            anonymous[(e.entry_id, e.kind)] += 1
+
+    def count(entry: str, kind: str) -> int:
+        return len(voters.get((entry, kind), ())) + anonymous[(entry, kind)]
+
+    downvoted = {entry for entry, kind in (*voters, *anonymous) if kind == FEEDBACK_DOWN}
+    rows = [EntryVotes(entry, count(entry, FEEDBACK_DOWN), count(entry, FEEDBACK_UP))
+            for entry in downvoted]
     return sorted(rows, key=lambda r: (-r.down, r.up, r.entry_id))
 
 
@@ -219,7 +234,7 @@ def tables(report: Report) -> list[tuple[str, str, list[str], list[list[object]]
         ("unanswered", "Unanswered questions, grouped by similarity 未答问题",
          ["count", "users", "question", "other wordings"],
          [[g.count, g.users, g.question, " | ".join(g.examples)] for g in report.unanswered]),
-        ("downvotes", "Entries with the most 👎 (and their 👍)",
+        ("downvotes", "Entries with the most 👎 (and their 👍), in users who voted",
          ["entry", "down", "up"],
          [[v.entry_id, v.down, v.up] for v in report.votes]),
         ("did_you_mean", "\"Did you mean\" choices: candidate alternates 候选问法",
@@ -246,11 +261,21 @@ def render_text(report: Report, limit: int = TEXT_ROW_LIMIT) -> str:
     return "\n".join(lines)
 
 
+def csv_cell(cell: object) -> object:
+    """A cell as written to CSV: text a spreadsheet would take for a formula starts with '."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def write_csv(report: Report, out: TextIO) -> None:
-    """The report as CSV: per table a row with its key, a header row, the rows, a blank row."""
+    """The report as CSV: per table a row with its key, a header row, the rows, a blank row.
+
+    Questions are what users typed: a cell that would run as a formula is neutralised.
+    """
     writer = csv.writer(out, lineterminator="\n")
     for key, _title, header, rows in tables(report):
         writer.writerow([key])
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([csv_cell(cell) for cell in row] for row in rows)
         writer.writerow([])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -35,7 +36,8 @@ def _text(env: Mapping[str, str | None], name: str) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
-def _number(env: Mapping[str, str | None], name: str, default: float, *, positive: bool = True) -> float:
+def _number(env: Mapping[str, str | None], name: str, default: float, *, zero_ok: bool = False) -> float:
+    """A number of seconds: greater than 0, or with `zero_ok` 0 or more (0 turning it off)."""
     raw = _text(env, name)
     if raw is None:
         return default
@@ -43,7 +45,11 @@ def _number(env: Mapping[str, str | None], name: str, default: float, *, positiv
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if positive and value <= 0:
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} is not a finite number")
+    if zero_ok and value < 0:
+        raise SettingsError(f"{name}={raw!r} must be 0 (off) or more")
+    if not zero_ok and value <= 0:
         raise SettingsError(f"{name}={raw!r} must be greater than 0")
     return value
 
@@ -69,7 +75,8 @@ def _ids(env: Mapping[str, str | None], name: str) -> frozenset[int]:
 def _webhook_url(env: Mapping[str, str | None], name: str) -> str | None:
     url = _text(env, name)
     if url is not None and (urlsplit(url).scheme not in WEBHOOK_SCHEMES or not urlsplit(url).netloc):
-        raise SettingsError(f"{name}={url!r} is not an https:// URL")
+        raise SettingsError(f"{name}={url!r} must be an https:// URL (Telegram posts only to "
+                            "those) or an http:// one (accepted for local tests)")
     return url
 
 
@@ -154,7 +161,7 @@ class Settings:
             webhook_path=_path(env, "WEBHOOK_PATH"),
             health_port=_port(env, "HEALTH_PORT", None),
             admin_ids=_ids(env, "ADMIN_IDS"),
-            group_cooldown=_number(env, "GROUP_COOLDOWN", DEFAULT_GROUP_COOLDOWN, positive=False),
+            group_cooldown=_number(env, "GROUP_COOLDOWN", DEFAULT_GROUP_COOLDOWN, zero_ok=True),
         )
 
     @property

@@ -162,3 +162,35 @@ def test_period_options() -> None:
         period_from(None, None, 0)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["report", "--since", "2025-09-01", "--days", "3"])
+
+
+async def test_csv_cells_that_would_be_formulas_are_neutralised(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A question typed as a spreadsheet formula reaches the CSV as text, with a leading '."""
+    store = Analytics.open(tmp_path)
+    typed = ['=HYPERLINK("http://x","点我")', "+1+2", "-3+4", "@SUM(A1)", "\t=1+1", "社保卡=身份证吗"]
+    for i, question in enumerate(typed):
+        await store.record(UNANSWERED, user_id=i, question=question, at=_at(i % 3))
+    await store.record(SUGGESTION_CHOSEN, chosen_entry_id="card-what", question="=1+1", at=_at(0))
+    await store.close()
+    assert main(["report", *PERIOD, "--csv", "--data-dir", str(tmp_path)]) == 0
+    cells = [cell for row in csv.reader(io.StringIO(capsys.readouterr().out)) for cell in row]
+    assert "'=HYPERLINK(\"http://x\",\"点我\")" in cells
+    assert {"'+1+2", "'-3+4", "'@SUM(A1)", "'=1+1"} <= set(cells)
+    assert "社保卡=身份证吗" in cells  # only a formula's first character matters
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+async def test_votes_count_each_user_once_per_entry(tmp_path: Path) -> None:
+    """Pressing 👎 (or 👍) again and again counts as one user: the report counts distinct users."""
+    store = Analytics.open(tmp_path)
+    for _ in range(5):
+        await store.record(FEEDBACK_DOWN, entry_id="card-what", user_id=1, chat_type="private", at=_at(0))
+    await store.record(FEEDBACK_DOWN, entry_id="card-what", user_id=2, chat_type="group", at=_at(1))
+    for _ in range(3):
+        await store.record(FEEDBACK_UP, entry_id="card-what", user_id=3, chat_type="private", at=_at(1))
+    await store.record(FEEDBACK_DOWN, entry_id="sharing-how", user_id=1, at=_at(2))
+    await store.close()
+    report = load_report(tmp_path, period_from(DAY, DAY + dt.timedelta(days=2), None))
+    assert [(v.entry_id, v.down, v.up) for v in report.votes] == [
+        ("card-what", 2, 1), ("sharing-how", 1, 0)]

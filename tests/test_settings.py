@@ -53,9 +53,26 @@ def test_base_url_for_a_self_hosted_server(given: str, base: str, files: str) ->
 @pytest.mark.parametrize(
     ("name", "value"),
     [("DIALOGUE_TIMEOUT", "soon"), ("DIALOGUE_TIMEOUT", "0"), ("LOG_LEVEL", "LOUD"),
-     ("WEBHOOK_PORT", "99999"), ("ADMIN_IDS", "alice")],
+     ("WEBHOOK_PORT", "99999"), ("ADMIN_IDS", "alice"), ("GROUP_COOLDOWN", "-60"),
+     ("GROUP_COOLDOWN", "nan"), ("DIALOGUE_TIMEOUT", "inf"), ("WEBHOOK_URL", "ftp://x/hook")],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     """An unusable value raises SettingsError naming the variable."""
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value}, env_file=None)
+
+
+def test_group_cooldown_may_be_zero_but_not_negative() -> None:
+    """GROUP_COOLDOWN=0 turns the cooldown off; a negative one is refused, saying what is allowed."""
+    assert Settings.from_env({"GROUP_COOLDOWN": "0"}, env_file=None).group_cooldown == 0
+    with pytest.raises(SettingsError, match=r"GROUP_COOLDOWN='-1' must be 0 \(off\) or more"):
+        Settings.from_env({"GROUP_COOLDOWN": "-1"}, env_file=None)
+
+
+def test_webhook_url_error_says_what_is_accepted() -> None:
+    """WEBHOOK_URL takes https:// (what Telegram posts to) and http:// (for local tests)."""
+    for url in ("https://bot.example.org/telegram", "http://127.0.0.1:8443/telegram"):
+        assert Settings.from_env({"WEBHOOK_URL": url}, env_file=None).webhook_url == url
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"WEBHOOK_URL": "bot.example.org/telegram"}, env_file=None)
+    assert "https://" in str(raised.value) and "http://" in str(raised.value)

@@ -104,7 +104,8 @@ def check_flows(kb: KnowledgeBase) -> list[tuple[Path, int, str, str, str]]:
                     problems.append((path, at, name, "options", "each option needs a label"))
             if kind == "steps" and not (isinstance(step.get("items"), list) and step["items"]):
                 problems.append((path, at, name, "items", "a steps walk-through needs items"))
-            for ref in step.get("entries") if isinstance(step.get("entries"), list) else []:
+            entries = step.get("entries")
+            for ref in entries if isinstance(entries, list) else []:
                 if ref not in kb.entries:
                     problems.append((path, at, name, "entries", f"unknown entry {ref!r}"))
     return problems

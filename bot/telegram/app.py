@@ -42,6 +42,7 @@ from .ops import (
     EngineRef,
     Ops,
     OpsApplication,
+    PerChatUpdateProcessor,
     StatePersistence,
     UpdatesRequest,
     run_until_signalled,
@@ -91,6 +92,7 @@ def build_application(
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate,
                                      max_retries=RATE_LIMIT_RETRIES))
         .persistence(StatePersistence(settings.persistence_path))
+        .concurrent_updates(PerChatUpdateProcessor())  # chats side by side, each chat in order
         .get_updates_request(UpdatesRequest())
         .post_init(set_command_menus)
         .post_shutdown(ops.close)

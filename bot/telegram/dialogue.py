@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 import warnings
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
+from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -18,7 +16,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.helpers import create_deep_linked_url
 from telegram.warnings import PTBUserWarning
 
 from ..engine import Dialogues, DialogueState, Reply
@@ -132,17 +129,15 @@ class BindDialogue:
     # ----- callbacks -----
 
     async def begin(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
-        """/bind, /start bind or the 一步步带我绑定 button: the first step (groups go to private)."""
+        """/bind, /start bind or the 一步步带我绑定 button, in a private chat: the first step.
+
+        In groups the group handlers, registered before the dialogue, take all three and link
+        to the private chat (groups.GroupChats.bind, .help and .open_private).
+        """
         if update.callback_query is not None:
             await update.callback_query.answer()
         chat = update.effective_chat
         assert chat is not None
-        if chat.type != ChatType.PRIVATE:
-            url = create_deep_linked_url(context.bot.username, DEEP_LINK)
-            button = InlineKeyboardButton(msg.GROUP_BIND_BUTTON, url=url)
-            await context.bot.send_message(chat.id, html.escape(msg.GROUP_BIND),
-                                           reply_markup=InlineKeyboardMarkup.from_button(button))
-            return END
         if FLOW_ID not in self.dialogues.flows:
             await send_reply(context.bot, chat.id, Reply(msg.FLOW_ENDED, kind="dialogue"))
             return END

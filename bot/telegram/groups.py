@@ -26,7 +26,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes, filters
 from telegram.helpers import create_deep_linked_url
 
-from ..analytics import SUGGESTION_CHOSEN
+from ..analytics import MAX_QUESTION_CHARS, SUGGESTION_CHOSEN
 from ..engine import Engine, Match, Reply, sensitive
 from ..engine import messages as msg
 from ..engine.normalize import compact
@@ -34,14 +34,15 @@ from . import texts
 from .dialogue import DEEP_LINK
 from .feedback import NONE_OF_THESE, VOTES
 from .handlers import (
-    MAX_QUESTION_CHARS,
+    FEEDBACK_PREFIX,
     Answers,
+    answer_and_match,
     is_suggestion,
     question_for,
     remember,
     screen_text,
 )
-from .render import edit_reply, send_reply
+from .render import drop_button_rows, edit_reply, send_reply
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ QUESTION_CUES = re.compile(
     r"哪|啥|什么|多少|几|为何|为什么|请问"
 )
 MIN_AUTO_QUESTION_CHARS = 5  # compact characters; shorter messages are chatter, not questions
-AUTO_MIN_SCORE = 0.45  # the matcher's top score an unprompted answer needs (Thresholds.sure)
+# The matcher's top score an unprompted answer needs: well above Thresholds.answer (0.26), where
+# an asked question is answered, though below Thresholds.sure (0.55), since the margin is checked too.
+AUTO_MIN_SCORE = 0.45
 AUTO_MIN_MARGIN = 0.08  # and how far ahead of the runner-up it must be (verdicts excepted)
 CONFIDENT_KINDS = frozenset({"answer", "case"})
 # Posted numbers: these kinds are deleted where the bot may; a phone number is only warned about.
@@ -68,7 +71,6 @@ ASKERS_KEY = "askers"  # {bot message id: [user id it answered, reply kind]}
 ASKER_MEMORY = 200  # bot messages per group whose asker is remembered
 # Button actions that only exist in groups.
 AUTO_ON_ACTION, AUTO_OFF_ACTION = "gs:auto:on", "gs:auto:off"
-FEEDBACK_PREFIX = "fb:"
 SUPERGROUP_PREFIX = "-100"  # a supergroup's chat id is -100 followed by its internal id
 PRIVATE_LINK = "https://t.me/c/{chat}/{message}"  # works for members of a private supergroup
 PUBLIC_LINK = "https://t.me/{username}/{message}"
@@ -85,9 +87,9 @@ def looks_like_question(text: str) -> bool:
     return len(compact(text)) >= MIN_AUTO_QUESTION_CHARS and QUESTION_CUES.search(text) is not None
 
 
-def confident(reply: Reply, match: Match) -> bool:
+def confident(reply: Reply, match: Match | None) -> bool:
     """Whether a reply is sure enough to post unasked: a clear answer or a table verdict."""
-    if reply.kind not in CONFIDENT_KINDS or not reply.entry_id or not match.ranking:
+    if reply.kind not in CONFIDENT_KINDS or not reply.entry_id or match is None or not match.ranking:
         return False
     top = match.ranking[0][1]
     runner_up = match.ranking[1][1] if len(match.ranking) > 1 else 0.0
@@ -356,8 +358,8 @@ class GroupChats:
         text = (message.text or "")[:MAX_QUESTION_CHARS]
         if not looks_like_question(text):
             return
-        reply = self.engine.answer(text)
-        if not confident(reply, self.engine.matcher.match(text)):
+        reply, match = answer_and_match(self.engine, text)
+        if not confident(reply, match):
             logger.debug("group %s: not sure enough to answer %r unasked (%s)", chat.id, text, reply.kind)
             return
         assert reply.entry_id is not None
@@ -543,7 +545,7 @@ class GroupChats:
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, _ = pressed
-        self._record(update, context, NONE_OF_THESE, None, message.message_id)
+        self.answers.record_feedback(update, context, NONE_OF_THESE, None, message.message_id)
         if own:
             await query.answer()
             await edit_reply(context.bot, message.chat.id, [message.message_id],
@@ -552,7 +554,7 @@ class GroupChats:
         await query.answer(texts.NONE_OF_THESE_OTHER, show_alert=True)
 
     async def vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """👍/👎: recorded for whoever votes; the asker's vote also takes the vote buttons away."""
+        """👍/👎: recorded once per voter; the asker's vote also takes the vote buttons away."""
         assert update.callback_query is not None
         sign, _, entry_id = (update.callback_query.data or "").removeprefix(FEEDBACK_PREFIX).partition(":")
         if sign not in VOTES or entry_id not in self.engine.kb.entries:
@@ -561,30 +563,15 @@ class GroupChats:
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, _ = pressed
-        self._record(update, context, VOTES[sign], entry_id, message.message_id)
-        if not own:
+        new = self.answers.record_feedback(update, context, VOTES[sign], entry_id, message.message_id)
+        if not new:
+            await query.answer(texts.FEEDBACK_ALREADY)
+        elif not own:
             await query.answer(texts.FEEDBACK_THANKS_OTHER)
-            return
-        await query.answer(msg.FEEDBACK_THANKS)
-        keyboard = message.reply_markup.inline_keyboard if message.reply_markup else ()
-        rows = [row for row in keyboard if not any(
-            isinstance(b.callback_data, str) and b.callback_data.startswith(FEEDBACK_PREFIX) for b in row)]
-        try:
-            await context.bot.edit_message_reply_markup(
-                chat_id=message.chat.id, message_id=message.message_id,
-                reply_markup=InlineKeyboardMarkup(rows) if rows else None)
-        except BadRequest as exc:  # already without them, or too old to edit
-            logger.debug("cannot drop the vote buttons of %s: %s", message.message_id, exc)
-
-    def _record(self, update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str,
-                entry_id: str | None, bot_message_id: int) -> None:
-        user, chat = update.effective_user, update.effective_chat
-        question = question_for(context.chat_data or {}, bot_message_id)
-        try:
-            self.answers.feedback.record(kind, entry_id, user.id if user else None,
-                                         chat.type if chat else None, question)
-        except Exception:  # a failing store must not cost the user the answer
-            logger.exception("could not record %s feedback", kind)
+        else:
+            await query.answer(msg.FEEDBACK_THANKS)
+        if own:
+            await drop_button_rows(context.bot, message, FEEDBACK_PREFIX)
 
     async def open_private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """一步步带我绑定 in a group: the press opens the private chat at the dialogue's start."""

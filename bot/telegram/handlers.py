@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
-from ..analytics import SUGGESTION_CHOSEN, kind_of
-from ..engine import DialogueState, Engine, Reply, sensitive
+from ..analytics import MAX_QUESTION_CHARS, SUGGESTION_CHOSEN, kind_of
+from ..engine import DialogueState, Engine, Match, Reply, sensitive
 from ..engine import messages as msg
 from ..engine.dialogue import with_resume
 from ..engine.normalize import compact
@@ -17,20 +17,24 @@ from . import texts
 from .feedback import NONE_OF_THESE, VOTES, EventSink, FeedbackSink
 from .health import SKIPPED
 from .ops import EngineRef, note_outcome
-from .render import edit_reply, send_reply
+from .render import drop_button_rows, edit_reply, send_reply
 
 logger = logging.getLogger(__name__)
 
 NEW_MESSAGES = filters.UpdateType.MESSAGE  # not edits, not channel posts
 PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
-MAX_QUESTION_CHARS = 500  # longer texts are cut before matching; no real question needs more
 MIN_QUESTION_CHARS = 4  # what must be left beside a hidden number to be answered as a question
 REPLY_MEMORY = 200  # per chat: questions whose replies are remembered so that edits can follow
 REPLIES_KEY = "replies"  # chat_data: {user message id: {"bot": [bot message ids], "q": question}}
 NONE_ACTION = "none"  # the action of 都不是, found only under a "did you mean" reply
+FEEDBACK_PREFIX = "fb:"  # the action of 👍/👎: fb:<sign>:<entry id>
+FEEDBACK_KEY = "feedback_given"  # chat_data: {"<kind>:<bot message id>": [user ids]}
+FEEDBACK_MEMORY = 200  # per chat: bot messages whose 👍/👎 and 都不是 givers are remembered
+VOTE = "vote"  # 👍 and 👎 count as one kind of feedback: one vote per user and answer
 HANDLED_UPDATES = ("message", "edited_message", "callback_query", "inline_query")
 CHATLESS_UPDATES = frozenset({"inline_query"})  # typed in any chat; Telegram does not say which
+TELEGRAM_SERVICE_ID = 777000  # "Telegram": the sender of posts a linked channel forwards to its group
 
 
 def screen_text(text: str) -> tuple[Reply | None, str | None]:
@@ -45,8 +49,15 @@ def screen_text(text: str) -> tuple[Reply | None, str | None]:
 
 
 def from_person(update: Update) -> bool:
-    """Whether a person sent the update: a user who is no bot, or a group's anonymous admin."""
+    """Whether a person sent the update: a user who is no bot, or a group's anonymous admin.
+
+    A channel post Telegram forwards into the channel's discussion group is nobody's message.
+    """
     user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    if message is not None and message.is_automatic_forward:
+        return False
+    if user is not None and user.id == TELEGRAM_SERVICE_ID:
+        return False
     if user is not None and not user.is_bot:
         return True
     # An anonymous admin writes as the group itself (Telegram shows @GroupAnonymousBot as sender).
@@ -81,6 +92,47 @@ def is_suggestion(message: object) -> bool:
     markup = getattr(message, "reply_markup", None)
     rows = markup.inline_keyboard if markup is not None else ()
     return any(button.callback_data == NONE_ACTION for row in rows for button in row)
+
+
+def first_feedback(chat_data: dict[str, Any], bot_message_id: int, kind: str, user_id: int) -> bool:
+    """Note that a user gave `kind` feedback on a bot message; False if they already had."""
+    given = chat_data.setdefault(FEEDBACK_KEY, {})
+    key = f"{kind}:{bot_message_id}"
+    users = given.setdefault(key, [])
+    if user_id in users:
+        return False
+    users.append(user_id)
+    while len(given) > FEEDBACK_MEMORY:
+        del given[next(iter(given))]
+    return True
+
+
+def answer_and_match(engine: Engine, question: str) -> tuple[Reply, Match | None]:
+    """The engine's reply to a question and the matcher's verdict behind it, matching once.
+
+    Engine.answer() does not hand out the Match it decided on; the matcher's match() is wrapped
+    for the length of this one call (synchronous: no other task runs meanwhile) to keep it.
+    None when the engine answered without matching (small talk).
+    """
+    matcher = engine.matcher
+    own = matcher.__dict__.get("match")  # an instance attribute already in place, if any
+    inner = matcher.match
+    seen: list[Match] = []
+
+    def keep(text: str, prepared: str | None = None) -> Match:
+        found = inner(text, prepared)
+        seen.append(found)
+        return found
+
+    matcher.match = keep  # type: ignore[method-assign,assignment]
+    try:
+        reply = engine.answer(question)
+    finally:
+        if own is None:
+            del matcher.match
+        else:
+            matcher.match = own  # type: ignore[method-assign]
+    return reply, (seen[-1] if seen else None)
 
 
 def question_for(chat_data: dict[str, Any], bot_message_id: int) -> str:
@@ -241,35 +293,47 @@ class Answers:
                          reply or self.engine.topics())
 
     async def none_of_these(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """都不是: what the bot cannot answer and where to ask instead; noted as feedback."""
+        """都不是: what the bot cannot answer and where to ask instead; noted (once) as feedback."""
         query = update.callback_query
         assert query is not None and query.message is not None
         await query.answer()
-        self._record(update, context, NONE_OF_THESE, None, query.message.message_id)
+        self.record_feedback(update, context, NONE_OF_THESE, None, query.message.message_id)
         await self._send(update, context, self.engine.none_of_these())
 
     async def vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """👍/👎 under an answer (fb:+:<entry> / fb:-:<entry>): recorded, thanked in a toast."""
+        """👍/👎 under an answer (fb:+:<entry> / fb:-:<entry>): recorded once, thanked, then gone."""
         query = update.callback_query
         assert query is not None and query.message is not None
-        sign, _, entry_id = (query.data or "").removeprefix("fb:").partition(":")
+        sign, _, entry_id = (query.data or "").removeprefix(FEEDBACK_PREFIX).partition(":")
         if sign not in VOTES or entry_id not in self.engine.kb.entries:
             await query.answer(texts.BUTTON_EXPIRED)
             return
-        self._record(update, context, VOTES[sign], entry_id, query.message.message_id)
-        await query.answer(msg.FEEDBACK_THANKS)
+        new = self.record_feedback(update, context, VOTES[sign], entry_id, query.message.message_id)
+        await query.answer(msg.FEEDBACK_THANKS if new else texts.FEEDBACK_ALREADY)
+        if isinstance(query.message, Message):
+            await drop_button_rows(context.bot, query.message, FEEDBACK_PREFIX)
 
-    def _record(
+    def record_feedback(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str, entry_id: str | None,
         bot_message_id: int,
-    ) -> None:
+    ) -> bool:
+        """Record 👍/👎 (one per user and answer) or 都不是 (one per user and message).
+
+        Returns whether it was recorded: False for a user's second press on the same message.
+        """
         user, chat = update.effective_user, update.effective_chat
+        if user is not None and context.chat_data is not None and not first_feedback(
+                context.chat_data, bot_message_id, VOTE if kind in VOTES.values() else kind, user.id):
+            logger.info("%s feedback on message %s given again by the same user: not recorded",
+                        kind, bot_message_id)
+            return False
         question = question_for(context.chat_data or {}, bot_message_id)
         try:
             self.feedback.record(kind, entry_id, user.id if user else None,
                                  chat.type if chat else None, question)
         except Exception:  # a failing store must not cost the user the answer
             logger.exception("could not record %s feedback", kind)
+        return True
 
     async def stale_dialogue_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A dialogue button (d:…) from a dialogue that has ended."""

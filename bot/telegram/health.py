@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,12 @@ OK, STARTING, STOPPING = "ok", "starting", "stopping"  # the "status" field of t
 STATUS_READY, STATUS_NOT_READY = 200, 503  # a load balancer or HEALTHCHECK reads the HTTP status
 LAST_ERROR_CHARS = 2000  # a refused reload's problems are kept for /healthz up to this length
 LATENCY_WINDOW = 1000  # latencies of the last this many updates give the p50/p99 on /healthz
+# /healthz may be reachable from anywhere (the webhook listens on 0.0.0.0): a refused reload's
+# problems are shown only to requests from this machine that no proxy forwarded; others read this.
+PUBLIC_RELOAD_ERROR = "reload failed"
+FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")  # set by reverse proxies
+# The folders of an absolute path ("/srv/bot/knowledge/faq/x.yaml" → "x.yaml"); not in URLs.
+_ABSOLUTE_DIRS = re.compile(r"(?<![\w.:/~-])/(?:[^\s/:'\"]+/)+")
 
 # Per-update outcomes (the "outcome" field of the update log line). The first three are the
 # engine's verdict on a free-text question (bot.analytics.kind_of); the others are set by the
@@ -46,6 +54,23 @@ class Counters:
         self.updates += 1
         if outcome in (ANSWERED, SUGGESTED, UNANSWERED, SKIPPED):
             setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def without_paths(text: str) -> str:
+    """`text` with the folders of absolute file paths taken out, leaving the file names."""
+    return _ABSOLUTE_DIRS.sub("", text)
+
+
+def is_local(request: web.Request) -> bool:
+    """Whether a request comes straight from this machine (loopback, not through a proxy)."""
+    if any(header in request.headers for header in FORWARDED_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address((request.remote or "").split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -84,7 +109,7 @@ class Health:
             self.last_reload_error = None
         else:
             self.counters.reload_failures += 1
-            self.last_reload_error = error[:LAST_ERROR_CHARS]
+            self.last_reload_error = without_paths(error)[:LAST_ERROR_CHARS]
 
     @property
     def ready(self) -> bool:
@@ -99,9 +124,12 @@ class Health:
         return {"p50_ms": percentile(window, 0.50), "p99_ms": percentile(window, 0.99),
                 "window": len(window)}
 
-    def report(self) -> dict[str, Any]:
-        """The /healthz document."""
+    def report(self, local: bool = False) -> dict[str, Any]:
+        """The /healthz document; a refused reload's problems only for a `local` request."""
         kb = self._engine().kb
+        reload_error = self.last_reload_error
+        if reload_error is not None and not local:
+            reload_error = PUBLIC_RELOAD_ERROR
         status = STOPPING if self.stopping else OK if self.ready else STARTING
         return {
             "status": status,
@@ -113,7 +141,7 @@ class Health:
                 "entries": len(kb.entries),
                 "digest": kb.digest,
                 "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
-                "last_reload_error": self.last_reload_error,
+                "last_reload_error": reload_error,
             },
             "counters": dataclasses.asdict(self.counters),
             "latency": self.latency(),
@@ -121,7 +149,7 @@ class Health:
 
     async def handle(self, request: web.Request) -> web.Response:
         """GET /healthz: the report as JSON; HTTP 200 when ready, 503 while starting or stopping."""
-        report = self.report()
+        report = self.report(local=is_local(request))
         return web.Response(
             text=json.dumps(report, ensure_ascii=False),
             status=STATUS_READY if report["ready"] else STATUS_NOT_READY,

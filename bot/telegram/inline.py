@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 from ..engine import Engine, Reply, sensitive
 from ..engine.normalize import compact
 from . import texts
-from .handlers import Answers
+from .handlers import Answers, answer_and_match
 from .render import PARAGRAPH, TEXT_LIMIT, render, visible_length
 
 logger = logging.getLogger(__name__)
@@ -46,10 +46,11 @@ def search(engine: Engine, query: str, limit: int = MAX_RESULTS) -> list[Reply]:
     if not key:
         return [engine.entry_reply(e) for e in overview(engine, limit)]
     replies: list[Reply] = []
-    best = engine.answer(query)
+    best, match = answer_and_match(engine, query)
     if best.kind in ("answer", "case") and best.entry_id:
         replies.append(best)
-    ranking = [(e, s) for e, s in engine.matcher.match(query).ranking if e in engine.kb.entries]
+    ranked = match.ranking if match is not None else engine.matcher.match(query).ranking
+    ranking = [(e, s) for e, s in ranked if e in engine.kb.entries]
     top = ranking[0][1] if ranking else 0.0
     ids = [e for e, s in ranking if s >= max(MIN_SCORE, top * RELATIVE_SCORE)]
     # Chinese has no spaces: a keyword may sit inside a question the ranking passed over.

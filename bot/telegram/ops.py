@@ -2,10 +2,13 @@
 
 - EngineRef holds the engine in service; handlers read `.engine` / `.dialogues` on each update,
   so a reload (/reload, SIGHUP) swaps the whole knowledge base in one assignment.
+- PerChatUpdateProcessor handles the updates of different chats concurrently (up to
+  MAX_CONCURRENT_UPDATES at once) and each chat's updates one at a time, in the order they came:
+  a burst in one group, or a send held back by the per-group rate limit, does not stall the others.
 - OpsApplication times every update and logs one line for it (update id, type, chat type,
   outcome, latency), counts it for /healthz, and writes the bot's state right after it, so that a
-  kill -9 loses at most the update in flight (in a burst: the updates not yet written, at most
-  WRITE_DEFER_MAX, besides those still queued).
+  kill -9 loses at most the updates in flight (in a burst: the updates not yet written, at most
+  WRITE_DEFER_MAX, besides those still queued or in flight).
 - serve() runs the bot in polling or webhook mode until asked to stop, then shuts down
   gracefully: no new updates, the queued ones finished, state and analytics flushed.
 """
@@ -13,20 +16,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
+import inspect
 import json
 import logging
 import os
 import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ContextTypes, PicklePersistence
+from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, PicklePersistence
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from ..analytics import Analytics
@@ -40,10 +46,13 @@ from .webserver import Webhook, WebServer
 logger = logging.getLogger(__name__)
 update_log = logging.getLogger("bot.updates")  # one line per update; filter or route it by name
 
-# The state is written after every update, except while more updates are already queued (a
-# burst): then after at most this many. Updates still queued when a process is killed are lost
-# with it either way (Telegram counts them as delivered), so a burst loses nothing more.
+# The state is written after every update, except while other updates are queued or in flight (a
+# burst): then after at most this many (and by PTB's periodic write). Updates still queued when a
+# process is killed are lost with it either way (Telegram counts them as delivered).
 WRITE_DEFER_MAX = 16
+# Updates handled at the same time, each of a different chat (a chat's own updates are handled
+# one at a time, in order). Most of that time is spent waiting for Telegram's answers.
+MAX_CONCURRENT_UPDATES = 32
 PERSISTENCE_INTERVAL_S = 10.0  # PTB's periodic write, for changes made outside updates (timeouts)
 GET_UPDATES = "getUpdates"
 EMPTY_RESULT = b'"result":[]'  # how the Bot API writes a getUpdates answer with no updates
@@ -122,14 +131,91 @@ def describe(update: object) -> tuple[str, str]:
     return kind, str(chat.type) if chat is not None else NO_CHAT
 
 
+# ----- one chat at a time, chats side by side -----
+
+
+def turn_key(update: object) -> tuple[str, int] | None:
+    """Whose turn an update waits for: its chat's; the user's for inline queries (no chat)."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return ("chat", update.effective_chat.id)
+    if update.effective_user is not None:
+        return ("user", update.effective_user.id)
+    return None
+
+
+class _Turns:
+    """The lock one chat's updates take in turn, and how many of them hold or wait for it."""
+
+    __slots__ = ("lock", "updates")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.updates = 0
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Handles updates of different chats concurrently, each chat's updates strictly in order.
+
+    PTB hands each update over as soon as it is fetched, in order (an update with no chat is
+    taken per user). Here it waits for the chat's earlier updates (a lock per chat: asyncio locks
+    are first come, first served), then for one of `max_running` slots. The limit PTB itself
+    enforces before this is left unbounded on purpose: an update waiting for its chat's turn must
+    not hold a slot another chat's update could use, or a burst in one group would stall the rest.
+    A chat's lock exists only while one of its updates is being handled or waiting.
+    """
+
+    def __init__(self, max_running: int = MAX_CONCURRENT_UPDATES) -> None:
+        if max_running < 1:
+            raise ValueError("max_running must be at least 1")
+        super().__init__(sys.maxsize)
+        self.max_running = max_running
+        self._running = asyncio.Semaphore(max_running)
+        self._turns: dict[tuple[str, int], _Turns] = {}
+
+    @property
+    def chats_in_flight(self) -> int:
+        """How many chats (or users) have an update being handled or waiting right now."""
+        return len(self._turns)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle the update after the earlier ones of its chat, within the concurrency limit."""
+        key = turn_key(update)
+        turns = None
+        if key is not None:
+            turns = self._turns.get(key)
+            if turns is None:
+                turns = self._turns[key] = _Turns()
+            turns.updates += 1
+        try:
+            async with turns.lock if turns is not None else contextlib.nullcontext(), self._running:
+                await coroutine
+        finally:
+            if key is not None and turns is not None:
+                turns.updates -= 1
+                if not turns.updates:
+                    del self._turns[key]
+            if inspect.iscoroutine(coroutine) and (
+                    inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED):
+                coroutine.close()  # cancelled (at shutdown) before its turn came
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release: PTB waits for the updates in flight before it shuts down."""
+
+
 # ----- state on disk -----
 
 
 class StatePersistence(PicklePersistence):  # type: ignore[type-arg]
     """PicklePersistence written only by flush(), atomically, and only when something changed.
 
-    Every update ends with a flush (see OpsApplication): a kill -9 loses at most the update
-    being handled, and never leaves a half-written file (the new file replaces the old one).
+    Every update ends with a flush (see OpsApplication; in a burst every WRITE_DEFER_MAX
+    updates): a kill -9 loses at most the updates in flight and not yet written, and never leaves
+    a half-written file (the new file replaces the old one).
     """
 
     def __init__(self, filepath: Path | str, update_interval: float = PERSISTENCE_INTERVAL_S) -> None:
@@ -381,7 +467,7 @@ class OpsApplication(Application):  # type: ignore[type-arg]
         try:
             await super().process_update(update)
             self._unwritten += 1
-            if self.update_queue.empty() or self._unwritten >= WRITE_DEFER_MAX:
+            if not self.busy() or self._unwritten >= WRITE_DEFER_MAX:
                 await self.write_state()
         except BaseException:
             trace.outcome = ERROR
@@ -389,6 +475,10 @@ class OpsApplication(Application):  # type: ignore[type-arg]
         finally:
             _current.reset(token)
             self.ops.finish(trace)
+
+    def busy(self) -> bool:
+        """Whether updates besides the one finishing are queued, being handled or waiting their turn."""
+        return not self.update_queue.empty() or self.update_processor.current_concurrent_updates > 1
 
     async def process_error(
         self, update: object | None, error: Exception, job: Any = None, coroutine: Any = None

@@ -6,7 +6,7 @@ import html
 import logging
 import re
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
@@ -151,3 +151,18 @@ async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
         await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
     except BadRequest as exc:  # already without buttons, deleted, or too old to edit
         logger.debug("cannot drop buttons of message %s: %s", message_id, exc)
+
+
+async def drop_button_rows(bot: Bot, message: Message, prefix: str) -> None:
+    """Remove the rows of a bot message's keyboard holding a button whose action starts with `prefix`."""
+    keyboard = message.reply_markup.inline_keyboard if message.reply_markup else ()
+    rows = [row for row in keyboard if not any(
+        isinstance(b.callback_data, str) and b.callback_data.startswith(prefix) for b in row)]
+    if len(rows) == len(keyboard):
+        return  # none there (any more)
+    try:
+        await bot.edit_message_reply_markup(
+            chat_id=message.chat.id, message_id=message.message_id,
+            reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+    except BadRequest as exc:  # already without them, or too old to edit
+        logger.debug("cannot drop the %s buttons of message %s: %s", prefix, message.message_id, exc)

@@ -81,6 +81,7 @@ NUMBER_DELETED = (
 NOT_YOUR_QUESTION = "已为你另发一条回答。原来那条是别人的提问,只有提问的人点按钮才会改动它。"
 NOT_YOUR_MENU = "已为你另发一份菜单。原来那份是别人打开的,只有他本人点按钮才会改动它。"
 FEEDBACK_THANKS_OTHER = "谢谢反馈,已记下!这条回答是给别人的,只有提问的人点按钮才会改动它。"
+FEEDBACK_ALREADY = "你对这条回答的反馈已经记下了,谢谢!"
 NONE_OF_THESE_OTHER = "已记下。这条是别人的提问,只有提问的人点按钮才会改动它;你的问题可以用 /ask 问我。"
 
 # ----- inline mode (inline.py) -----

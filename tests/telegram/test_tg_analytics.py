@@ -57,8 +57,11 @@ async def test_questions_choices_and_votes_are_recorded(api: FakeBotApi, setting
     question = "外婆能用我的医保吗"
     async with serving(settings, engine, analytics=store):
         (answer,) = await person.say(question)
+        up = person.data_of(answer, msg.FEEDBACK_UP)
         await person.press(answer, msg.FEEDBACK_UP, edits=0)
-        await person.press(answer, msg.FEEDBACK_DOWN, edits=0)
+        await person.press(answer, "", data=up, edits=0, force=True)  # again: not recorded
+        (other,) = await person.say(question)
+        await person.press(other, msg.FEEDBACK_DOWN, edits=0)
 
         vague = suggest_question(engine)
         (suggest,) = await person.say(vague)
@@ -74,7 +77,7 @@ async def test_questions_choices_and_votes_are_recorded(api: FakeBotApi, setting
 
     events = read_events(settings.data_dir)
     kinds = [e.kind for e in events]
-    assert kinds == [ANSWERED, FEEDBACK_UP, FEEDBACK_DOWN, SUGGESTED, SUGGESTION_CHOSEN,
+    assert kinds == [ANSWERED, FEEDBACK_UP, ANSWERED, FEEDBACK_DOWN, SUGGESTED, SUGGESTION_CHOSEN,
                      SUGGESTED, NONE_OF_THESE, UNANSWERED, kinds[-1]]
     by_kind: dict[str, Event] = {}
     for event in events:

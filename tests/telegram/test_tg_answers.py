@@ -17,6 +17,8 @@ from bot.telegram import texts
 from bot.telegram.render import visible_length
 from tests.fakes.bot_api import FakeBotApi
 
+from .conftest import wait_until
+
 if TYPE_CHECKING:
     from .conftest import Person, Recorded
 
@@ -88,6 +90,7 @@ async def test_free_question_related_and_feedback(bot: Application, person: Pers
     (related_answer,) = shown.sent
     assert related_answer["text"] == engine.entry_reply(related.action[2:]).text
 
+    up = person.data_of(answer, msg.FEEDBACK_UP)
     vote = await person.press(answer, msg.FEEDBACK_UP, edits=0)
     assert vote.answer["text"] == msg.FEEDBACK_THANKS
     down = await person.press(related_answer, msg.FEEDBACK_DOWN, edits=0)
@@ -96,6 +99,23 @@ async def test_free_question_related_and_feedback(bot: Application, person: Pers
         ("up", expected.entry_id, person.id, "private", question),
         ("down", related.action[2:], person.id, "private", ""),
     ]
+    # The vote row goes once voted (the related questions stay); pressed again all the same
+    # (an old client, a double tap), the vote is not recorded twice.
+    await wait_until(lambda: not [d for d in data(person.current(answer)) if d.startswith("fb:")],
+                     "the vote buttons to go", person.api)
+    assert data(person.current(answer)) == [b.action for row in expected.buttons for b in row
+                                           if not b.action.startswith("fb:")]
+    again = await person.press(answer, "", data=up, edits=0, force=True)
+    assert again.answer["text"] == texts.FEEDBACK_ALREADY
+    down_too = await person.press(answer, "", data=up.replace("fb:+", "fb:-"), edits=0, force=True)
+    assert down_too.answer["text"] == texts.FEEDBACK_ALREADY
+    assert len(feedback.items) == 2
+
+
+def data(message: dict[str, Any]) -> list[str]:
+    """The callback data of a message's buttons."""
+    return [str(b.get("callback_data", "")) for row in message.get("reply_markup", {}).get(
+        "inline_keyboard", []) for b in row]
 
 
 async def test_did_you_mean_and_none_of_these(bot: Application, person: Person, engine: Engine,
@@ -112,6 +132,8 @@ async def test_did_you_mean_and_none_of_these(bot: Application, person: Person, 
     assert pressed.sent[0]["text"] == msg.NONE_OF_THESE
     assert "12393" in pressed.sent[0]["text"]
     assert feedback.items == [("none", None, person.id, "private", question)]
+    await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)  # again
+    assert feedback.items == [("none", None, person.id, "private", question)]  # noted once
 
 
 async def test_no_answer_points_to_the_hotlines(bot: Application, person: Person,

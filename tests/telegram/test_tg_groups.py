@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application
 
 from bot.engine import Dialogues, Engine
 from bot.engine import messages as msg
+from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.telegram import app as app_module
 from bot.telegram import groups, texts
@@ -305,6 +306,28 @@ async def test_auto_answer_only_sure_questions(bot: Application, api: FakeBotApi
     await group.ignored(asker, first_where(VAGUE_QUESTIONS, unsure("suggest")))
 
 
+async def test_auto_answer_matches_each_message_once(
+    bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict], engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deciding whether to answer unasked and what to answer takes one run of the matcher."""
+    await turn_auto_answer_on(group, users["admin"])
+    calls: list[str] = []
+    real = Matcher.match
+
+    def counted(self: Matcher, question: str, prepared: str | None = None) -> Any:
+        calls.append(question)
+        return real(self, question, prepared)
+
+    monkeypatch.setattr(Matcher, "match", counted)
+    _, (answer,) = await group.say(users["asker"], SURE)
+    assert calls == [SURE]
+    assert "match" not in vars(engine.matcher)  # the matcher is left as it was
+    calls.clear()
+    await group.ignored(users["asker"], first_where(VAGUE_QUESTIONS, lambda q: groups.looks_like_question(q)))
+    assert len(calls) == 1
+
+
 async def test_auto_answer_cooldown_points_to_the_earlier_answer(
     bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict], engine: Engine
 ) -> None:
@@ -391,8 +414,10 @@ async def test_did_you_mean_pressed_by_asker_and_by_others(
     assert own_answer["text"] == engine.entry_reply(first).text and quotes(own_answer, suggest)
     assert group.current(suggest)["text"] == msg.DID_YOU_MEAN  # unchanged
 
-    none, sent = await group.press(other, suggest, "none")
-    assert none["text"] == texts.NONE_OF_THESE_OTHER and none["show_alert"] is True and sent == []
+    for _ in range(3):  # noted once, however often pressed
+        none, sent = await group.press(other, suggest, "none")
+        assert none["text"] == texts.NONE_OF_THESE_OTHER and none["show_alert"] is True
+        assert sent == []
     assert group.current(suggest)["text"] == msg.DID_YOU_MEAN
     assert feedback.items == [("none", None, other["id"], group.kind, vague)]
 
@@ -419,6 +444,9 @@ async def test_votes_and_menus_pressed_by_asker_and_by_others(
     notice, _ = await group.press(other, answer, up)
     assert notice["text"] == texts.FEEDBACK_THANKS_OTHER
     assert buttons(group.current(answer)) == buttons(answer)
+    for data in (up, up, down):  # pressing again and again: one vote
+        notice, _ = await group.press(other, answer, data)
+        assert notice["text"] == texts.FEEDBACK_ALREADY
     thanks, _ = await group.press(asker, answer, down, edits=1)
     assert thanks["text"] == msg.FEEDBACK_THANKS
     left = [b.get("callback_data", "") for b in buttons(group.current(answer))]
@@ -477,6 +505,16 @@ async def test_numbers_deleted_where_the_bot_may(
     assert len(bot_checks) == 1  # the bot's rights came from the cache the second time
 
 
+async def test_a_parcel_number_is_no_bank_card(
+    bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict],
+) -> None:
+    """A 13-digit parcel number passing the Luhn check is not a card: not warned about, not deleted."""
+    api.set_bot_admin(group.chat, can_delete_messages=True)
+    posted = await group.ignored(users["asker"], "快递单号7700123456780,到了吗")
+    assert group.current(posted) is not None
+    assert api.calls_of("deleteMessage") == []
+
+
 async def test_a_message_edited_to_hold_a_number_is_screened_too(
     bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict],
 ) -> None:
@@ -489,6 +527,32 @@ async def test_a_message_edited_to_hold_a_number_is_screened_too(
     notice = group.sent()[-1]
     assert notice["text"] == texts.NUMBER_DELETED.format(name="小王", what="身份证号")
     assert group.current(posted) is None
+
+
+async def test_posts_forwarded_from_the_linked_channel_are_left_alone(
+    bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict], engine: Engine,
+) -> None:
+    """A channel post Telegram copies into its discussion group is from no person: no auto-answer,
+    no warning, no deletion, even when it holds a number and a question the bot is sure of."""
+    await turn_auto_answer_on(group, users["admin"])
+    api.set_bot_admin(group.chat, can_delete_messages=True)
+    channel = {"id": -1009876543210, "type": "channel", "title": "社保频道"}
+    telegram = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+    before = len(group.sent())
+    posts = [
+        {"is_automatic_forward": True, "from": telegram, "sender_chat": channel,
+         "text": f"{SURE} 客服电话 {PHONE},卡号 {CARD_NUMBER}"},
+        {"from": telegram, "sender_chat": channel, "text": f"{SURE} 身份证 {ID_NUMBER}"},  # older clients
+    ]
+    for i, fields in enumerate(posts):
+        message = {"message_id": 500 + i, "date": int(time.time()), "chat": group.chat, **fields}
+        await api.raw_update({"message": message})
+        await group.fetched(message)
+    await asyncio.sleep(QUIET_PERIOD)
+    assert group.sent()[before:] == []
+    assert api.calls_of("deleteMessage") == []
+    _, (answer,) = await group.say(users["asker"], SURE)  # a person's question still is answered
+    assert answer["text"] == engine.answer(SURE).text
 
 
 async def test_group_migration_keeps_the_settings(bot: Application, api: FakeBotApi,

@@ -11,6 +11,7 @@ from telegram.ext import Application
 
 from bot.engine import Engine
 from bot.engine import messages as msg
+from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.telegram import inline, texts
 from bot.telegram.render import render, visible_length
@@ -127,3 +128,20 @@ async def test_button_above_results_opens_the_private_chat(bot: Application,
     """The button above inline results sends /start inline, which greets like /start."""
     (greeting,) = await person.say(f"/start {inline.START_PAYLOAD}")
     assert greeting["text"].startswith(msg.GREETING.splitlines()[0])
+
+
+async def test_an_inline_query_is_matched_once(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's answer and the ranked entries come from one run of the matcher."""
+    calls: list[str] = []
+    real = Matcher.match
+
+    def counted(self: Matcher, question: str, prepared: str | None = None) -> Any:
+        calls.append(question)
+        return real(self, question, prepared)
+
+    monkeypatch.setattr(Matcher, "match", counted)
+    for query in ("外婆能用我的医保吗", "共济", "你好"):  # a verdict, "did you mean", small talk
+        calls.clear()
+        inline.search(engine, query)
+        assert len(calls) == 1, query
+    assert "match" not in vars(engine.matcher)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import pickle
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from telegram.ext import Application, ExtBot
 
 from bot.engine import Engine
 from bot.engine import messages as msg
 from bot.settings import Settings, SettingsError
 from bot.telegram import texts
-from bot.telegram.health import Health
+from bot.telegram.health import PUBLIC_RELOAD_ERROR, Health, is_local
 from bot.telegram.ops import EngineRef, StatePersistence, screen_update, shorten
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
@@ -299,6 +304,52 @@ def test_health_reports_not_ready_while_starting_or_stopping(engine: Engine) -> 
     assert health.report()["status"] == "ok"
     health.stopping = True
     assert health.report()["status"] == "stopping" and not health.report()["ready"]
+
+
+async def test_healthz_shows_reload_problems_only_to_this_machine(
+    api: FakeBotApi, webhook_settings: Settings, kb_copy: Path, kb_engine: Engine,
+) -> None:
+    """A refused reload's problems are on /healthz for local requests (without folders);
+    a request from elsewhere, or forwarded by a proxy, reads only "reload failed"."""
+    break_kb(kb_copy)
+    async with serving(webhook_settings, kb_engine) as app:
+        assert not (await app.ops.reload()).ok
+        assert app.ops.web is not None
+        url = health_url(app.ops.web.port or 0)
+        _, local = await get_json(url)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5), trust_env=False) \
+                as session, session.get(url, headers={"X-Forwarded-For": "203.0.113.7"}) as response:
+            public = await response.json()
+            body = json.dumps(public, ensure_ascii=False)
+    shown = local["knowledge"]["last_reload_error"]
+    assert "zz-broken.yaml" in shown and str(kb_copy) not in shown and str(kb_copy.parent) not in shown
+    assert public["knowledge"]["last_reload_error"] == PUBLIC_RELOAD_ERROR
+    assert "zz-broken" not in body and str(kb_copy.parent) not in body
+
+
+def test_healthz_tells_local_from_public_requests(engine: Engine) -> None:
+    """Loopback addresses are local; any other address, or a proxy's forwarding header, is not."""
+
+    def request(peer: str, headers: dict[str, str] | None = None) -> web.Request:
+        transport = mock.Mock()
+        transport.get_extra_info.side_effect = lambda name, default=None: (
+            (peer, 1234) if name == "peername" else default)
+        return make_mocked_request("GET", "/healthz", headers=headers, transport=transport)
+
+    assert is_local(request("127.0.0.1")) and is_local(request("::1"))
+    assert is_local(request("::ffff:127.0.0.1"))
+    assert not is_local(request("203.0.113.7")) and not is_local(request("10.0.0.5"))
+    assert not is_local(request("127.0.0.1", {"X-Forwarded-For": "203.0.113.7"}))
+    assert not is_local(request("127.0.0.1", {"Forwarded": "for=203.0.113.7"}))
+
+    health = Health(lambda: engine)
+    health.note_reload("knowledge base /srv/shebao/knowledge fails the check:\n"
+                       "knowledge/faq/zz.yaml:3: error: bad; see '/srv/shebao/knowledge/faq/zz.yaml'")
+    assert health.report()["knowledge"]["last_reload_error"] == PUBLIC_RELOAD_ERROR
+    local = health.report(local=True)["knowledge"]["last_reload_error"]
+    assert "/srv" not in local and "knowledge/faq/zz.yaml:3" in local and "'zz.yaml'" in local
+    health.note_reload(None)
+    assert health.report()["knowledge"]["last_reload_error"] is None
 
 
 def test_webhook_settings_are_checked() -> None:
