@@ -62,7 +62,7 @@ NUMBER_WARNING = (
     "我也从不需要它们。必要时请只在官方 App 或经办窗口填写。"
 )
 
-NOTHING_TO_CANCEL = "当前没有进行中的流程。"
+NOTHING_TO_CANCEL = "当前没有进行中的流程。有问题可以直接问我。"
 ASK_USAGE = "用法:/ask 你的问题"
 UNKNOWN_COMMAND = "没有这个命令。发送 /help 查看用法。"
 STALE_BUTTON = "这个按钮已经失效了,请直接提问或发送 /topics。"

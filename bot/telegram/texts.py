@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..engine import messages as msg
+
 # Command menus per scope (setMyCommands): (command, description).
 PRIVATE_COMMANDS = (
     ("start", "开始:话题菜单"),
@@ -19,13 +21,13 @@ GROUP_COMMANDS = (
 # Group admins get the group menu plus the group's settings.
 ADMIN_COMMANDS = (*GROUP_COMMANDS, ("settings", "群设置:自动回答开关"))
 
-NOTHING_TO_CANCEL = "当前没有进行中的流程。有问题可以直接问我。"
-UNKNOWN_COMMAND = "没有这个命令。发送 /help 查看用法。"
+NOTHING_TO_CANCEL = msg.NOTHING_TO_CANCEL
+UNKNOWN_COMMAND = msg.UNKNOWN_COMMAND
 TEXT_ONLY = "我目前只能看懂文字消息,请直接打字提问。"
 BUTTON_EXPIRED = "这个按钮已经失效了,发送 /topics 重新浏览话题。"
 # Words that, typed during a dialogue, mean "show me the current step again" / "stop".
-RESUME_WORDS = frozenset({"继续", "回到流程", "返回流程"})
-CANCEL_WORDS = frozenset({"取消", "退出", "不办了"})
+RESUME_WORDS = frozenset(msg.FLOW_RESUME_WORDS)  # the terminal chat knows the same words
+CANCEL_WORDS = frozenset(msg.FLOW_CANCEL_WORDS)
 
 # Printed by `python -m bot run` when it cannot start (both languages, for operators).
 TOKEN_MISSING = (
