@@ -160,10 +160,12 @@ class Regions:
         """
         if self._pattern is None:
             return []
-        cuts = boundaries(prepared) if boundaries is not None else None
+        cuts: set[int] | None = None  # segmenting is costly: only once a name is seen
         found: dict[str, Place] = {}
         for m in self._pattern.finditer(prepared):
             start, end = m.span()
+            if cuts is None and boundaries is not None:
+                cuts = boundaries(prepared)
             if cuts is not None and not (start in cuts and end in cuts) and is_word is not None and (
                 (start > 0 and is_word(prepared[start - 1:start + 1]))
                 or (end < len(prepared) and is_word(prepared[end - 1:end + 1]))

@@ -115,6 +115,7 @@ class Matcher:
         self._avg_len = sum(self._entry_len.values()) / n
         self._docs: list[_Doc] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
+        self._scratch: list[float] = []
         self._walk_limit = max(self.MIN_WALK, min(self.MAX_POSTINGS, int(len(raw) * self.COMMON_SHARE)))
         for key, text, feats in raw:
             weights = {f: self._weight(f) for f in set(feats)}
@@ -122,6 +123,7 @@ class Matcher:
             self._docs.append(_Doc(key, text, weights, sum(weights.values())))
             for feat in weights:
                 self._postings[feat].append(idx)
+        self._scratch = [0.0] * len(self._docs)
 
     def _weight(self, feat: str) -> float:
         if feat[0] in "#@":
@@ -149,7 +151,10 @@ class Matcher:
         # chatty question is not refused for its chat, while an unknown topic word still weighs.
         qtotal = sum(w if f in self._idf or f[0] in "#@" else w * self.UNKNOWN_SHARE
                      for f, w in qweights.items())
-        partial: dict[int, float] = defaultdict(float)
+        # Accumulate overlap per question in a reused array (faster than a dict on the hot path;
+        # the engine is synchronous, so one array serves every call).
+        partial = self._scratch
+        touched: list[int] = []
         skipped: list[tuple[str, float]] = []  # too common to walk; counted per candidate below
         for feat, weight in qweights.items():
             posting = self._postings.get(feat)
@@ -159,16 +164,21 @@ class Matcher:
                 skipped.append((feat, weight))
                 continue
             for idx in posting:
+                if not partial[idx]:
+                    touched.append(idx)
                 partial[idx] += weight
-        if not partial:
+        if not touched:
             return [], words
-        top = heapq.nlargest(self.CANDIDATES, partial, key=partial.__getitem__)
+        top = heapq.nlargest(self.CANDIDATES, touched, key=partial.__getitem__)
+        shared_of = {idx: partial[idx] for idx in top}
+        for idx in touched:
+            partial[idx] = 0.0
         qtext = "".join(toks)
         b2 = self.BETA * self.BETA
         best: dict[str, float] = {}
         for idx in top:
             doc = self._docs[idx]
-            shared = partial[idx] + sum(w for f, w in skipped if f in doc.weights)
+            shared = shared_of[idx] + sum(w for f, w in skipped if f in doc.weights)
             precision, recall = shared / qtotal, shared / doc.total
             overlap = (1 + b2) * precision * recall / (b2 * precision + recall) if shared else 0.0
             chars = fuzz.ratio(qtext, doc.text) / 100 if qtext and doc.text else 0.0
