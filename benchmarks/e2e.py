@@ -9,8 +9,8 @@ polling and in webhook mode. Two loads per mode:
 - paced: questions at a steady rate below Telegram's limit, with the limit on (as deployed),
   to measure the latency a user sees;
 - burst with a round trip: the fake answers each call after --rtt ms (a server far from
-  Telegram's), the limit on: updates are handled one at a time, so the round trip, not the CPU,
-  sets the pace.
+  Telegram's), the limit on: chats are handled side by side, so Telegram's limit rather than
+  the round trip sets the pace.
 
 Latency: from the moment the update is handed over (queued at the fake for polling, POSTed for
 the webhook) to the moment the fake receives the reply's sendMessage. The fake server shares
