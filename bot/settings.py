@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from .engine.dialogue import DEFAULT_DIALOGUE_TIMEOUT
+
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_LOG_LEVEL = "INFO"
-DEFAULT_DIALOGUE_TIMEOUT = 15 * 60.0  # seconds of silence after which a guided dialogue ends
 DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"  # noqa: S104 - a webhook must listen beyond localhost
 DEFAULT_WEBHOOK_PORT = 8443
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token

@@ -17,6 +17,7 @@ from .reply import Button, Reply, rows
 if TYPE_CHECKING:
     from .engine import Engine
 
+DEFAULT_DIALOGUE_TIMEOUT = 15 * 60.0  # seconds of silence after which a dialogue ends
 # Typed text this much longer than the relative or place it names may be a question of its own.
 ANSWER_EXTRA_CHARS = 6
 STEP_KINDS = frozenset({"choice", "input", "steps", "summary"})

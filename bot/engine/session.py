@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import messages as msg
-from .dialogue import Dialogues, DialogueState, with_resume
+from .dialogue import DEFAULT_DIALOGUE_TIMEOUT, Dialogues, DialogueState, with_resume
 from .engine import Engine
 from .reply import Reply
-
-DEFAULT_DIALOGUE_TIMEOUT = 15 * 60.0  # seconds of silence after which a dialogue ends
 
 
 @dataclass
