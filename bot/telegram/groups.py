@@ -37,6 +37,7 @@ from .handlers import (
     FEEDBACK_PREFIX,
     Answers,
     answer_and_match,
+    first_feedback,
     is_suggestion,
     question_for,
     remember,
@@ -513,7 +514,9 @@ class GroupChats:
             return
         query, message, own, kind = pressed
         reply = self.engine.entry_reply(entry_id)
-        if kind == "suggest":
+        if kind == "suggest" and first_feedback(
+                context.chat_data if context.chat_data is not None else {},
+                message.message_id, f"pick-{entry_id}", query.from_user.id):
             question = question_for(context.chat_data or {}, message.message_id)
             self.answers.emit(update, SUGGESTION_CHOSEN, question, chosen_entry_id=entry_id)
         if own and kind == "suggest":

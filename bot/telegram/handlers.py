@@ -277,7 +277,10 @@ class Answers:
             await query.answer(texts.BUTTON_EXPIRED)
             return
         await query.answer()
-        if query.message is not None and is_suggestion(query.message):
+        if (query.message is not None and is_suggestion(query.message)
+                and first_feedback(context.chat_data if context.chat_data is not None else {},
+                                   query.message.message_id, f"pick-{entry_id}", query.from_user.id)):
+            # Counted once per user and choice: pressing the same suggestion again is no new signal.
             question = question_for(context.chat_data or {}, query.message.message_id)
             self.emit(update, SUGGESTION_CHOSEN, question, chosen_entry_id=entry_id)
         await self._send(update, context, self.engine.entry_reply(entry_id))

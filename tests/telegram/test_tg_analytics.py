@@ -67,6 +67,7 @@ async def test_questions_choices_and_votes_are_recorded(api: FakeBotApi, setting
         (suggest,) = await person.say(vague)
         chosen = engine.answer(vague).suggestions[0]
         await person.press(suggest, "", data=f"q:{chosen}", edits=0, sends=1)
+        await person.press(suggest, "", data=f"q:{chosen}", edits=0, sends=1)  # again: not recorded
         (again,) = await person.say(vague)
         await person.press(again, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)
 
