@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from bot.engine import Dialogues, Engine
 from bot.engine.knowledge import DEFAULT_DIR
+from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
+
+FAKE_STOP_TIMEOUT = 5.0  # seconds the fake Bot API may take to stop
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
@@ -32,3 +38,16 @@ def kb_copy(tmp_path: Path) -> Path:
     target = tmp_path / "knowledge"
     shutil.copytree(DEFAULT_DIR, target)
     return target
+
+
+@pytest_asyncio.fixture
+async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
+    """A fresh fake Bot API on 127.0.0.1 for one test; requests to it must bypass any proxy."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    fake = FakeBotApi(DEFAULT_TOKEN)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await asyncio.wait_for(fake.stop(), FAKE_STOP_TIMEOUT)

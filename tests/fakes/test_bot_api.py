@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import pytest_asyncio
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -38,19 +37,6 @@ pytestmark = pytest.mark.asyncio
 
 STEP_TIMEOUT = 4.0
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("查询社保", callback_data="ask:shebao")]])
-
-
-@pytest_asyncio.fixture
-async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
-    """Run a fresh fake Bot API for one test; requests to it must bypass any proxy."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    fake = FakeBotApi(DEFAULT_TOKEN)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await asyncio.wait_for(fake.stop(), STEP_TIMEOUT)
 
 
 def build_app(api: FakeBotApi, rate_limiter: AIORateLimiter | None = None) -> Application:

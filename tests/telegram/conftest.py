@@ -42,19 +42,6 @@ class Recorded:
         self.items.append((kind, entry_id, user_id, chat_type, text))
 
 
-@pytest_asyncio.fixture
-async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
-    """A fresh fake Bot API on 127.0.0.1; requests to it must bypass any proxy."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    fake = FakeBotApi(DEFAULT_TOKEN)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await asyncio.wait_for(fake.stop(), STEP_TIMEOUT)
-
-
 @pytest.fixture
 def settings(api: FakeBotApi, tmp_path: Path) -> Settings:
     """Settings pointing at the fake, with a temporary data directory."""
