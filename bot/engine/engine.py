@@ -72,17 +72,25 @@ class Engine:
 
     def answer(self, question: str) -> Reply:
         """The reply to one free-text question."""
+        return self.answer_and_match(question)[0]
+
+    def answer_and_match(self, question: str) -> tuple[Reply, Match | None]:
+        """The reply and the matcher's verdict behind it (None for small talk, which is not
+        matched), for callers that also weigh the ranking (group auto-answer, inline mode)."""
         text = compact(question)
         if not text:
             # Letters of another script (Korean, Cyrillic…) are not a greeting.
             foreign = any(c.isalpha() for c in question)
-            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind="smalltalk")
+            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind="smalltalk"), None
         if text in THANKS_WORDS:
-            return Reply(msg.THANKS, kind="smalltalk")
+            return Reply(msg.THANKS, kind="smalltalk"), None
         if text in HELLO_WORDS:
-            return self.greeting(kind="smalltalk")
+            return self.greeting(kind="smalltalk"), None
         prepared = self.lexicon.prepare(question)
         match = self.matcher.match(question, prepared)
+        return self._reply_for(prepared, match), match
+
+    def _reply_for(self, prepared: str, match: Match) -> Reply:
         if match.oos:
             hint = self._oos_hints.get(match.oos, "")
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER

@@ -36,7 +36,6 @@ from .feedback import NONE_OF_THESE, VOTES
 from .handlers import (
     FEEDBACK_PREFIX,
     Answers,
-    answer_and_match,
     first_feedback,
     is_suggestion,
     question_for,
@@ -359,7 +358,7 @@ class GroupChats:
         text = (message.text or "")[:MAX_QUESTION_CHARS]
         if not looks_like_question(text):
             return
-        reply, match = answer_and_match(self.engine, text)
+        reply, match = self.engine.answer_and_match(text)
         if not confident(reply, match):
             logger.debug("group %s: not sure enough to answer %r unasked (%s)", chat.id, text, reply.kind)
             return

@@ -9,7 +9,7 @@ from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
 from ..analytics import MAX_QUESTION_CHARS, SUGGESTION_CHOSEN, kind_of
-from ..engine import DialogueState, Engine, Match, Reply, sensitive
+from ..engine import DialogueState, Engine, Reply, sensitive
 from ..engine import messages as msg
 from ..engine.dialogue import with_resume
 from ..engine.normalize import compact
@@ -105,34 +105,6 @@ def first_feedback(chat_data: dict[str, Any], bot_message_id: int, kind: str, us
     while len(given) > FEEDBACK_MEMORY:
         del given[next(iter(given))]
     return True
-
-
-def answer_and_match(engine: Engine, question: str) -> tuple[Reply, Match | None]:
-    """The engine's reply to a question and the matcher's verdict behind it, matching once.
-
-    Engine.answer() does not hand out the Match it decided on; the matcher's match() is wrapped
-    for the length of this one call (synchronous: no other task runs meanwhile) to keep it.
-    None when the engine answered without matching (small talk).
-    """
-    matcher = engine.matcher
-    own = matcher.__dict__.get("match")  # an instance attribute already in place, if any
-    inner = matcher.match
-    seen: list[Match] = []
-
-    def keep(text: str, prepared: str | None = None) -> Match:
-        found = inner(text, prepared)
-        seen.append(found)
-        return found
-
-    matcher.match = keep  # type: ignore[method-assign,assignment]
-    try:
-        reply = engine.answer(question)
-    finally:
-        if own is None:
-            del matcher.match
-        else:
-            matcher.match = own  # type: ignore[method-assign]
-    return reply, (seen[-1] if seen else None)
 
 
 def question_for(chat_data: dict[str, Any], bot_message_id: int) -> str:

@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 from ..engine import Engine, Reply, sensitive
 from ..engine.normalize import compact
 from . import texts
-from .handlers import Answers, answer_and_match
+from .handlers import Answers
 from .render import PARAGRAPH, TEXT_LIMIT, render, visible_length
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def search(engine: Engine, query: str, limit: int = MAX_RESULTS) -> list[Reply]:
     if not key:
         return [engine.entry_reply(e) for e in overview(engine, limit)]
     replies: list[Reply] = []
-    best, match = answer_and_match(engine, query)
+    best, match = engine.answer_and_match(query)
     if best.kind in ("answer", "case") and best.entry_id:
         replies.append(best)
     ranked = match.ranking if match is not None else engine.matcher.match(query).ranking
