@@ -16,6 +16,7 @@ import pytest_asyncio
 from telegram.ext import Application
 
 from bot.engine import Engine
+from bot.engine.matcher import Match, Matcher
 from bot.settings import Settings
 from bot.telegram import build_application
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
@@ -229,3 +230,17 @@ class Person:
 def person(api: FakeBotApi) -> Person:
     """A user with a private chat."""
     return Person(api)
+
+
+@pytest.fixture
+def matcher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The questions Matcher.match is asked during a test, in order (it still answers them)."""
+    calls: list[str] = []
+    real = Matcher.match
+
+    def counted(self: Matcher, question: str, prepared: str | None = None) -> Match:
+        calls.append(question)
+        return real(self, question, prepared)
+
+    monkeypatch.setattr(Matcher, "match", counted)
+    return calls

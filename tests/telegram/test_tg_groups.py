@@ -14,7 +14,6 @@ from telegram.ext import AIORateLimiter, Application
 
 from bot.engine import Dialogues, Engine
 from bot.engine import messages as msg
-from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.telegram import app as app_module
 from bot.telegram import groups, texts
@@ -308,18 +307,11 @@ async def test_auto_answer_only_sure_questions(bot: Application, api: FakeBotApi
 
 async def test_auto_answer_matches_each_message_once(
     bot: Application, api: FakeBotApi, group: Group, users: dict[str, JsonDict], engine: Engine,
-    monkeypatch: pytest.MonkeyPatch,
+    matcher_calls: list[str],
 ) -> None:
     """Deciding whether to answer unasked and what to answer takes one run of the matcher."""
     await turn_auto_answer_on(group, users["admin"])
-    calls: list[str] = []
-    real = Matcher.match
-
-    def counted(self: Matcher, question: str, prepared: str | None = None) -> Any:
-        calls.append(question)
-        return real(self, question, prepared)
-
-    monkeypatch.setattr(Matcher, "match", counted)
+    calls = matcher_calls
     _, (answer,) = await group.say(users["asker"], SURE)
     assert calls == [SURE]
     assert "match" not in vars(engine.matcher)  # the matcher is left as it was

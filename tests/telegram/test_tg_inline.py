@@ -11,7 +11,6 @@ from telegram.ext import Application
 
 from bot.engine import Engine
 from bot.engine import messages as msg
-from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.telegram import inline, texts
 from bot.telegram.render import render, visible_length
@@ -130,16 +129,9 @@ async def test_button_above_results_opens_the_private_chat(bot: Application,
     assert greeting["text"].startswith(msg.GREETING.splitlines()[0])
 
 
-async def test_an_inline_query_is_matched_once(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_inline_query_is_matched_once(engine: Engine, matcher_calls: list[str]) -> None:
     """The engine's answer and the ranked entries come from one run of the matcher."""
-    calls: list[str] = []
-    real = Matcher.match
-
-    def counted(self: Matcher, question: str, prepared: str | None = None) -> Any:
-        calls.append(question)
-        return real(self, question, prepared)
-
-    monkeypatch.setattr(Matcher, "match", counted)
+    calls = matcher_calls
     for query in ("外婆能用我的医保吗", "共济", "你好"):  # a verdict, "did you mean", small talk
         calls.clear()
         inline.search(engine, query)
