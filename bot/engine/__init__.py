@@ -3,7 +3,8 @@
 from .dialogue import Dialogues, DialogueState
 from .engine import Engine
 from .knowledge import KnowledgeBase, KnowledgeError
-from .matcher import Match, Thresholds
+from .matcher import Match
+from .policy import Outcome, Policy
 from .reply import Button, Reply
 from .session import Session
 
@@ -15,7 +16,8 @@ __all__ = [
     "KnowledgeBase",
     "KnowledgeError",
     "Match",
+    "Outcome",
     "Reply",
+    "Policy",
     "Session",
-    "Thresholds",
 ]

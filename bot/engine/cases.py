@@ -11,6 +11,7 @@ from .normalize import fold
 
 # A one-character relation word (妈, 哥) only counts after a possessive or a birth-order word
 # (二姨, 大哥, 老舅), so 哥们 or 妹子 do not.
+# Both lists can be extended in relatives.yaml (`possessives`, `chain_links`).
 _POSSESSIVE = "我俺咱你他她家的大二三四五六七八九十小老"
 _CHAIN = frozenset({"的", "家", "家的", "那边的", "家里的"})
 
@@ -63,6 +64,9 @@ class Relatives:
             (str(c[0]), str(c[1])): str(c[2])
             for c in data.get("chains") or [] if isinstance(c, list) and len(c) == 3
         }
+        links = data.get("chain_links")
+        self._links = frozenset(str(w) for w in links) if isinstance(links, list) else _CHAIN
+        self._possessive = str(data.get("possessives") or _POSSESSIVE)
         self._chain_means = str(data.get("chain_means") or "")
         self._chain_reason = str(data.get("chain_reason") or "")
 
@@ -93,9 +97,9 @@ class Relatives:
         spans: list[tuple[int, int]] = []
         for m in self._pattern.finditer(prepared):
             word = m.group(0)
-            if len(word) == 1 and m.start() > 0 and prepared[m.start() - 1] not in _POSSESSIVE:
+            if len(word) == 1 and m.start() > 0 and prepared[m.start() - 1] not in self._possessive:
                 continue
-            if chains and prepared[spans[-1][1]:m.start()] in _CHAIN:
+            if chains and prepared[spans[-1][1]:m.start()] in self._links:
                 chains[-1].append((word, self._by_word[word]))
                 spans[-1] = (spans[-1][0], m.end())
             else:
@@ -116,6 +120,8 @@ class Regions:
         self.live_since = str(batch.get("live_since") or "")
         self.count = int(batch.get("count") or 0)
         self.later = str(data.get("later") or "").strip()
+        notes = data.get("province_notes") or {}
+        self._notes = {str(k): str(v).strip() for k, v in notes.items()} if isinstance(notes, dict) else {}
         self._by_word: dict[str, Place] = {}
         for prov in batch.get("provinces") or []:
             pname = str(prov.get("province"))
@@ -143,6 +149,10 @@ class Regions:
                     fold(str(word)), Place(str(word), name, str(city.get("province") or ""), False)
                 )
         self._pattern = _alternation(list(self._by_word))
+
+    def note_for(self, place: Place) -> str:
+        """What regions.yaml says about the place's province in particular (广东), or ""."""
+        return self._notes.get(place.province, "")
 
     def words(self) -> set[str]:
         """Every place name and alias known."""

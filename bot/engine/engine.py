@@ -2,42 +2,33 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from . import messages as msg
 from .cases import Place, Regions, Relation, Relatives
 from .check import errors, validate
+from .cues import Cues, Intent, Offer, SmallTalk
 from .knowledge import DEFAULT_DIR, Entry, KnowledgeBase, KnowledgeError
 from .lexicon import Lexicon
-from .matcher import OOS_PREFIX, Match, Matcher, Thresholds
+from .matcher import Match, Matcher
 from .normalize import compact
+from .policy import CHAT_PREFIX, OOS_PREFIX, UNRELATED, Outcome, Policy
 from .reply import Button, Reply, rows
 
 CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.yaml
 # Entry traits (set in knowledge/faq, listed in check.TRAITS) that steer the verdicts below.
 RELATIVE_VERDICT, PLACE_VERDICT = "relative-verdict", "place-verdict"
 HOW_TO, ANY_RELATIVE, ANY_PLACE = "how-to", "any-relative", "any-place"
-# Words that turn "a relation/place is mentioned" into "is this one allowed?".
-SHARING_WORDS = re.compile(r"共济|个账|个人账户|个人帐户|家庭共享")
-CROSS_PROVINCE = re.compile(r"跨省|异地|外省|省外|外地|老家")
-STRONG_ELIGIBILITY_CUE = re.compile(
-    r"(能|可以|可不可以|能不能|可否|能否|可|行)(用|共济|绑|刷|享受|给)|算不算|算近亲属|属于|符合|包括|包含|资格|范围"
-)
-ELIGIBILITY_CUE = re.compile(r"能|可以|可不可以|行不行|行吗|算|属于|符合|包括|包含|资格|范围|共济|绑|用|刷|给")
-CROSS_CUE = re.compile(r"跨省|异地|外省|省外|外地|老家|开通|共济|首批|名单|支持|试点|能用|可以用|能不能用|能否|可以吗|行吗|有没有")
-THANKS_WORDS = frozenset({"谢谢", "多谢", "感谢", "谢了", "谢谢你", "谢谢啦", "好的谢谢", "thanks", "thx",
-                          "thankyou", "感谢感谢", "谢谢谢谢", "辛苦了"})
-HELLO_WORDS = frozenset({"你好", "您好", "在吗", "hi", "hello", "大家好", "早上好", "晚上好", "哈喽",
-                         "嗨", "在不在", "有人吗", "你好呀", "您好在吗", "你好在吗"})
 BUTTON_LABEL_MAX = 40
 
 
 class Engine:
     """Answers questions from one knowledge base; knows nothing of any chat platform."""
 
-    def __init__(self, kb: KnowledgeBase, thresholds: Thresholds | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, policy: Policy | None = None) -> None:
         self.kb = kb
+        self.cues = Cues(kb.cues)
+        self.smalltalk = SmallTalk(kb.smalltalk)
         self.relatives = Relatives(kb.relatives)
         self.regions = Regions(kb.regions)
         classes = {**dict.fromkeys(self.regions.words(), "@place"),
@@ -48,7 +39,9 @@ class Engine:
             (e.id, list(e.variants), e.answer) for e in kb.entries.values()
         ]
         documents += [(OOS_PREFIX + t.id, list(t.examples), t.hint) for t in kb.out_of_scope]
-        self.matcher = Matcher(self.lexicon, documents, thresholds)
+        extra = [(CHAT_PREFIX + i.id, i.examples) for i in self.smalltalk.intents.values()]
+        extra.append((UNRELATED, self.smalltalk.unrelated))
+        self.matcher = Matcher(self.lexicon, documents, policy, extra)
         self._oos_hints = {t.id: t.hint for t in kb.out_of_scope}
         holders = {t: kb.with_trait(t) for t in (RELATIVE_VERDICT, PLACE_VERDICT)}
         self.relatives_id = holders[RELATIVE_VERDICT][0].id if holders[RELATIVE_VERDICT] else None
@@ -58,7 +51,7 @@ class Engine:
         self._flow_of = {c.id: c.flow for c in kb.categories if c.flow}
 
     @classmethod
-    def from_folder(cls, root: Path | str | None = None, thresholds: Thresholds | None = None) -> Engine:
+    def from_folder(cls, root: Path | str | None = None, policy: Policy | None = None) -> Engine:
         """Load, check and index a knowledge folder; refuses a base that fails the check."""
         path = Path(root) if root else DEFAULT_DIR
         kb, problems = validate(path)
@@ -66,7 +59,7 @@ class Engine:
         if kb is None or bad:
             listing = "\n".join(str(p) for p in bad) or "cannot load"
             raise KnowledgeError(f"knowledge base {path} fails the check:\n{listing}")
-        return cls(kb, thresholds)
+        return cls(kb, policy)
 
     # ----- answers -----
 
@@ -75,38 +68,68 @@ class Engine:
         return self.answer_and_match(question)[0]
 
     def answer_and_match(self, question: str) -> tuple[Reply, Match | None]:
-        """The reply and the matcher's verdict behind it (None for small talk, which is not
-        matched), for callers that also weigh the ranking (group auto-answer, inline mode)."""
+        """The reply and the matcher's verdict behind it (None for small talk recognised by its
+        exact words), for callers that also weigh the ranking (group auto-answer, inline mode)."""
         text = compact(question)
         if not text:
             # Letters of another script (Korean, Cyrillic…) are not a greeting.
             foreign = any(c.isalpha() for c in question)
             return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind="smalltalk"), None
-        if text in THANKS_WORDS:
-            return Reply(msg.THANKS, kind="smalltalk"), None
-        if text in HELLO_WORDS:
-            return self.greeting(kind="smalltalk"), None
+        intent = self.smalltalk.exact(question)
+        if intent is not None:
+            return self.smalltalk_reply(intent), None
         prepared = self.lexicon.prepare(question)
-        match = self.matcher.match(question, prepared)
-        return self._reply_for(prepared, match), match
+        places = self.regions.find(prepared, self.lexicon.boundaries, self.lexicon.is_word)
+        relations = self.relatives.find(prepared)
+        evidence = self.evidence(prepared, places, relations)
+        match = self.matcher.match(question, prepared, evidence)
+        if match.chat in self.smalltalk.intents:
+            return self.smalltalk_reply(self.smalltalk.intents[match.chat]), match
+        return self._reply_for(prepared, match, places, relations, evidence), match
 
-    def _reply_for(self, prepared: str, match: Match) -> Reply:
+    def evidence(self, prepared: str, places: list[Place], relations: list[Relation]) -> bool:
+        """Whether a question shows it is about our domain: a domain word (cues.yaml), a relative
+        named with "may they / can I", or a place named with "cross-province / is it open"."""
+        c = self.cues
+        return (c.has("domain", prepared) or c.has("domain", self.lexicon.rewrite_synonyms(prepared))
+                or bool(relations) and c.has("eligibility", prepared)
+                or bool(places) and c.has("cross", prepared))
+
+    def smalltalk_reply(self, intent: Intent) -> Reply:
+        """A short reply to small talk, with what it offers (topics, the binding dialogue)."""
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if intent.offer is Offer.TOPICS:
+            buttons = self._topic_buttons()
+        elif intent.offer is Offer.BIND and self.kb.flows:
+            buttons = rows([Button(msg.BIND_BUTTON, f"flow:{next(iter(self.kb.flows))}")])
+        return Reply(intent.reply, buttons=buttons, kind="smalltalk")
+
+    def _reply_for(self, prepared: str, match: Match, places: list[Place],
+                   relations: list[Relation], evidence: bool) -> Reply:
         if match.oos:
             hint = self._oos_hints.get(match.oos, "")
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
             if "123" not in body:  # every refusal points to a human channel
                 body = f"{body}\n{msg.HOTLINE_TAIL}"
             return Reply(body, kind="none", score=match.score)
-        case = self._case(prepared, match)
+        if not evidence:
+            return Reply(f"{msg.NOT_OURS}\n{msg.HOTLINE_TAIL}", kind="none", score=match.score)
+        routed = self.cues.route(prepared)
+        if routed in self.kb.entries:
+            # A lent card or a deceased relative's balance: the entry says what applies,
+            # whoever the relative is.
+            return self.entry_reply(routed, score=max(match.score, CASE_SCORE))
+        case = self._case(prepared, match, places, relations)
         if case is not None:
             return case
-        if match.outcome == "answer" and match.entry_id:
+        if match.outcome is Outcome.ANSWER and match.entry_id:
             return self.entry_reply(match.entry_id, score=match.score, suggestions=match.suggestions)
-        if match.outcome == "suggest":
+        if match.outcome is Outcome.SUGGEST:
             return self.suggest_reply(match)
         return Reply(msg.NO_ANSWER, kind="none", score=match.score)
 
-    def _case(self, prepared: str, match: Match) -> Reply | None:
+    def _case(self, prepared: str, match: Match, places: list[Place],
+              relations: list[Relation]) -> Reply | None:
         """A verdict on a named relative or place, when the question is about one.
 
         The ranking decides what the question is about: a relation or a place named in a
@@ -115,51 +138,51 @@ class Engine:
         top, top_score = match.ranking[0] if match.ranking else (None, 0.0)
         top_entry = self.kb.entries.get(top) if top else None
         traits = top_entry.traits if top_entry else frozenset()
-        vague = top_entry is None or top_score < self.matcher.thresholds.answer
+        vague = top_entry is None or top_score < self.matcher.policy.answer
         about_sharing = top_entry is not None and top_entry.category in self._flow_of
-        places = self.regions.find(prepared, self.lexicon.boundaries, self.lexicon.is_word)
-        relations = self.relatives.find(prepared)
+        cues = self.cues
         if places and self.regions_id and (
             PLACE_VERDICT in traits
             or ((vague or about_sharing) and ANY_PLACE not in traits
-                and (CROSS_CUE.search(prepared) or ELIGIBILITY_CUE.search(prepared)))
+                and (cues.has("cross", prepared) or cues.has("eligibility", prepared)))
         ):
-            lines = [self.region_verdict(p) for p in places]
+            lines = self.region_verdicts(places)
             lines += [self.relation_verdict(r) for r in relations if not r.near]
             lines.append(msg.REGION_CLOSING)
             return self._case_reply(self.regions_id, "\n\n".join(lines), match)
-        strong = STRONG_ELIGIBILITY_CUE.search(prepared) is not None
+        strong = cues.has("eligibility_strong", prepared)
         if not relations or not self.relatives_id or (ANY_RELATIVE in traits and not strong):
             return None
         all_near = all(r.near for r in relations)
         if about_sharing and top is not None and not vague and all_near and (
-            HOW_TO in traits or (PLACE_VERDICT in traits and CROSS_PROVINCE.search(prepared))
+            HOW_TO in traits or (PLACE_VERDICT in traits and cues.has("cross_province", prepared))
         ):
             # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
             prefix = "\n".join(self._verdict_head(r) for r in relations)
             return self.entry_reply(top, score=top_score, prefix=prefix)
-        asks_eligibility = strong or (about_sharing and ELIGIBILITY_CUE.search(prepared))
-        # "我单位的个账能共济给他吗" names the account: whatever else the question mentions
-        # (he is a flexible worker), it asks whether this relative may share it.
-        names_account = SHARING_WORDS.search(prepared) is not None
-        if asks_eligibility and (about_sharing or vague or names_account):
+        asks_eligibility = strong or (about_sharing and cues.has("eligibility", prepared))
+        # "孩子能用我的医保卡吗", "我单位的个账能共济给他吗" name the card or the account: whatever
+        # else the question mentions, it asks whether this relative may share it.
+        names_account = cues.has("account", prepared)
+        sure_elsewhere = top_score >= self.matcher.policy.sure and not about_sharing
+        if asks_eligibility and (about_sharing or vague or (names_account and not sure_elsewhere)):
             lines = [self.relation_verdict(r) for r in relations]
+            if any(r.near for r in relations) and cues.has("uninsured", prepared):
+                lines.append(msg.RELATIVE_UNINSURED)
+            if cues.has("account", prepared) and not cues.has("sharing", prepared):
+                lines.append(msg.RELATIVE_CARD_NOTE)
             lines.append(msg.RELATIVE_CLOSING)
             return self._case_reply(self.relatives_id, "\n\n".join(lines), match)
         return None
 
     def _case_reply(self, entry_id: str, body: str, match: Match) -> Reply:
-        entry = self.kb.entries.get(entry_id)
-        source = self.kb.regions if entry_id == self.regions_id else self.kb.relatives
-        footer = msg.FOOTER.format(
-            source=source.get("source") or (entry.source if entry else ""),
-            as_of=source.get("as_of") or (entry.as_of if entry else ""),
-        )
+        """A verdict under the entry it specialises, with that entry's source and date."""
+        entry = self.kb.entries[entry_id]
         return Reply(
             body,
-            title=entry.question if entry else "",
-            footer=footer,
-            buttons=self._entry_buttons(entry) if entry else (),
+            title=entry.question,
+            footer=self.footer(entry),
+            buttons=self._entry_buttons(entry),
             kind="case",
             entry_id=entry_id,
             score=max(match.score, CASE_SCORE),
@@ -183,17 +206,27 @@ class Engine:
 
     def region_verdict(self, place: Place) -> str:
         """Whether one place is in the first cross-province batch, and what happened since."""
+        return "\n".join(self.region_verdicts([place]))
+
+    def region_verdicts(self, places: list[Place]) -> list[str]:
+        """Whether each place is in the first cross-province batch; the places outside it are
+        named together, with what happened since said once."""
         r = self.regions
-        if place.first_batch and place.is_province:
-            return msg.REGION_PROVINCE_IN.format(
-                name=place.word, since=r.live_since, regions="、".join(place.batch_regions)
-            )
-        if place.first_batch:
-            return msg.REGION_IN.format(
-                name=place.word, province=place.province, count=r.count, since=r.live_since
-            )
-        text = msg.REGION_OUT.format(name=place.word, count=r.count)
-        return f"{text}\n{r.later}" if r.later else text
+        lines: list[str] = []
+        for place in places:
+            if place.first_batch and place.is_province:
+                lines.append(msg.REGION_PROVINCE_IN.format(
+                    name=place.word, since=r.live_since, regions="、".join(place.batch_regions)))
+            elif place.first_batch:
+                lines.append(msg.REGION_IN.format(
+                    name=place.word, province=place.province, count=r.count, since=r.live_since))
+        outside = [p.word for p in places if not p.first_batch]
+        if outside:
+            text = msg.REGION_OUT.format(name="、".join(outside), count=r.count)
+            lines.append(f"{text}\n{r.later}" if r.later else text)
+        notes = dict.fromkeys(r.note_for(p) for p in places)
+        lines += [n for n in notes if n]
+        return lines
 
     # ----- composed replies -----
 

@@ -132,6 +132,8 @@ class KnowledgeBase:
     relatives: dict[str, Any] = field(default_factory=dict)
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     flows: dict[str, Any] = field(default_factory=dict)
+    cues: dict[str, Any] = field(default_factory=dict)  # cues.yaml, typed by engine.cues.Cues
+    smalltalk: dict[str, Any] = field(default_factory=dict)  # smalltalk.yaml, see cues.SmallTalk
     digest: str = ""
 
     def with_trait(self, trait: str) -> list[Entry]:
@@ -171,7 +173,8 @@ def faq_files(root: Path) -> list[Path]:
 def load_raw(root: Path) -> dict[Path, Any]:
     """Every YAML file of the knowledge folder, parsed (raises on the first syntax error)."""
     paths = [*faq_files(root)]
-    for name in ("regions.yaml", "relatives.yaml", "synonyms.yaml", "out_of_scope.yaml"):
+    for name in ("regions.yaml", "relatives.yaml", "synonyms.yaml", "out_of_scope.yaml",
+                 "cues.yaml", "smalltalk.yaml"):
         if (root / name).exists():
             paths.append(root / name)
     paths.extend(sorted((root / "flows").glob("*.yaml")))
@@ -234,7 +237,8 @@ def build(root: Path, raw: dict[Path, Any]) -> KnowledgeBase:
                         hint=str(item.get("hint") or "").strip(),
                     )
                 )
-    for name, attr in (("regions", "regions"), ("relatives", "relatives")):
+    for name, attr in (("regions", "regions"), ("relatives", "relatives"), ("cues", "cues"),
+                       ("smalltalk", "smalltalk")):
         doc = raw.get(root / f"{name}.yaml")
         setattr(kb, attr, doc if isinstance(doc, dict) else {})
     syn = raw.get(root / "synonyms.yaml")

@@ -5,37 +5,37 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from .learned import Learned, char_ngrams
 from .lexicon import INTENT_OF, Lexicon
+from .policy import CHAT_PREFIX, OOS_PREFIX, Outcome, Policy
 
-OOS_PREFIX = "oos:"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The scoring contract: where an answer, a suggestion and a refusal begin."""
-
-    answer: float = 0.26  # at or above, and clear of the runner-up by `margin`: answer
-    suggest: float = 0.22  # at or above (and not answered): "did you mean"
-    margin: float = 0.06  # a top score this close to the runner-up is ambiguous
-    sure: float = 0.55  # at or above this the margin does not matter
-    max_suggestions: int = 3
 
 
 @dataclass(frozen=True)
 class Match:
     """What the matcher concluded about one question."""
 
-    outcome: str  # "answer" | "suggest" | "none"
+    outcome: Outcome
     entry_id: str | None
     score: float
     suggestions: tuple[str, ...] = ()
     oos: str | None = None  # a known uncovered topic the question is about
     ranking: tuple[tuple[str, float], ...] = field(default=(), repr=False)
+    rule: str = ""  # the rule of the confidence policy that decided (see policy.py)
+    # Per class key in the ranking: (lexical score, learned probability), for `bot explain`.
+    parts: Mapping[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def chat(self) -> str | None:
+        """The small-talk intent the question is closest to, when that decided."""
+        if self.rule == "not-ours" and self.ranking and self.ranking[0][0].startswith(CHAT_PREFIX):
+            return self.ranking[0][0][len(CHAT_PREFIX):]
+        return None
 
 
 @dataclass
@@ -60,9 +60,6 @@ class Matcher:
     UNKNOWN_SHARE = 0.2  # how much a word unknown to the knowledge base dilutes a question
     ANCHOR_IDF = 1.0  # the shared words (not question words) must add up to this much idf …
     UNANCHORED_FACTOR = 0.3  # … or the entry's score is cut by this factor
-    BARE_WORD_SURE = 0.85  # a one-word question is answered only at or above this score
-    SHORT_WORDS = 2  # a question with this few content words is "short" …
-    SHORT_SUGGEST_FACTOR = 0.5  # … and gets suggestions down to this share of the usual floor
     HARD_INTENTS = frozenset({"#amount", "#when", "#why"})
     INTENT_MISMATCH_FACTOR = 0.6
     INTENT_WEIGHT = 2.0  # weight of a question-word class (#how, #what …), see lexicon.INTENTS
@@ -75,12 +72,17 @@ class Matcher:
         self,
         lexicon: Lexicon,
         documents: Iterable[tuple[str, Sequence[str], str]],
-        thresholds: Thresholds | None = None,
+        policy: Policy | None = None,
+        others: Iterable[tuple[str, Sequence[str]]] = (),
     ) -> None:
-        """Index (key, questions, background text) triples; background is e.g. the answer."""
+        """Index (key, questions, background text) triples; background is e.g. the answer.
+
+        `others` (key, examples) pairs only teach the learned classifier (small talk, unrelated
+        questions): they are classes to recognise, never answers to give."""
         self.lexicon = lexicon
-        self.thresholds = thresholds or Thresholds()
+        self.policy = policy or Policy()
         raw: list[tuple[str, str, list[str]]] = []
+        examples: list[tuple[str, list[str]]] = []
         doc_freq: dict[str, int] = defaultdict(int)
         asked: dict[str, dict[str, int]] = {}
         background: dict[str, set[str]] = {}
@@ -89,6 +91,7 @@ class Matcher:
             for text in texts:
                 toks, feats = lexicon.analyse(lexicon.prepare(text))
                 raw.append((key, "".join(toks), feats))
+                examples.append((key, feats + char_ngrams("".join(toks))))
                 for feat in set(feats):
                     counts[feat] += 1
             asked[key] = counts
@@ -124,6 +127,11 @@ class Matcher:
             for feat in weights:
                 self._postings[feat].append(idx)
         self._scratch = [0.0] * len(self._docs)
+        for key, texts in others:
+            for text in texts:
+                toks, feats = lexicon.analyse(lexicon.prepare(text))
+                examples.append((key, feats + char_ngrams("".join(toks))))
+        self.learned = Learned(examples)
 
     def _weight(self, feat: str) -> float:
         if feat[0] in "#@":
@@ -131,21 +139,16 @@ class Matcher:
         idf = self._idf.get(feat, self._unknown_idf)
         return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
 
-    def rank(self, question: str, limit: int = 8) -> list[tuple[str, float]]:
-        """Entry keys with their best variant score, best first."""
-        return self._rank(self.lexicon.prepare(question), limit)[0]
-
-    def _rank(self, prepared: str, limit: int = 8) -> tuple[list[tuple[str, float]], int]:
-        """The ranking of prepared text, and how many content words (not question words) it has."""
-        toks, feat_list = self.lexicon.analyse(prepared)
+    def _lexical(self, toks: list[str], feat_list: list[str]) -> tuple[dict[str, float], int]:
+        """The lexical score of every candidate key, and how many content words the question has."""
         feats = set(feat_list)
         content = [f for f in feats if f[0] not in "#~@" and f not in INTENT_OF]
         # Unknown words make a question long: "护照" is not a short question about us; a
         # question word makes it a question, not a bare keyword ("共济是什么" vs "共济").
-        words = sum(1 if f in self._idf else self.SHORT_WORDS + 1 for f in content)
+        words = sum(1 if f in self._idf else self.policy.short_words + 1 for f in content)
         words += any(f[0] == "#" for f in feats)
         if not feats:
-            return [], words
+            return {}, words
         qweights = {f: self._weight(f) for f in feats}
         # Words no entry knows lower every entry's score alike; they count only in part, so a
         # chatty question is not refused for its chat, while an unknown topic word still weighs.
@@ -168,7 +171,7 @@ class Matcher:
                     touched.append(idx)
                 partial[idx] += weight
         if not touched:
-            return [], words
+            return {}, words
         top = heapq.nlargest(self.CANDIDATES, touched, key=partial.__getitem__)
         shared_of = {idx: partial[idx] for idx in top}
         for idx in touched:
@@ -220,39 +223,33 @@ class Matcher:
             if mismatch:
                 score *= self.INTENT_MISMATCH_FACTOR
             best[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25 / top_bm25)
-        ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
-        return ranked[:limit], words
+        return best, words
 
-    def match(self, question: str, prepared: str | None = None) -> Match:
-        """Decide between answer, suggestions and no answer for one question.
+    def rank(self, prepared: str, limit: int = 8) -> tuple[list[tuple[str, float]], int, dict[str, tuple[float, float]]]:
+        """The blended ranking of prepared text (best first), its number of content words, and
+        each ranked key's (lexical, learned) parts."""
+        toks, feat_list = self.lexicon.analyse(prepared)
+        lexical, words = self._lexical(toks, feat_list)
+        learned = self.learned.probabilities(
+            feat_list + char_ngrams("".join(toks)), self.policy.temperature, limit
+        ) if toks else {}
+        share = self.policy.learned_share
+        blended = {k: (1 - share) * lexical.get(k, 0.0) + share * learned.get(k, 0.0)
+                   for k in lexical.keys() | learned.keys()}
+        ranked = sorted(blended.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+        parts = {k: (lexical.get(k, 0.0), learned.get(k, 0.0)) for k, _ in ranked}
+        return ranked, words, parts
 
-        `prepared` is lexicon.prepare(question), when the caller has it already."""
+    def match(self, question: str, prepared: str | None = None, evidence: bool = True) -> Match:
+        """Decide between answer, suggestions and no answer for one question (policy.py).
+
+        `prepared` is lexicon.prepare(question), when the caller has it already; `evidence` says
+        whether the question shows it is about our domain at all."""
         if prepared is None:
             prepared = self.lexicon.prepare(question)
-        ranking, words = self._rank(prepared)
-        t = self.thresholds
-        if not ranking:
-            return Match("none", None, 0.0)
-        best_key, best = ranking[0]
-        entries = [(k, s) for k, s in ranking if not k.startswith(OOS_PREFIX)]
-        if best_key.startswith(OOS_PREFIX):
-            # The question is closest to a topic we know we do not cover: say so honestly.
-            topic = best_key[len(OOS_PREFIX):]
-            return Match("none", None, round(best, 4), oos=topic, ranking=tuple(ranking))
-        # A one- or two-word question ("共济?") cannot score high against full questions; its
-        # best matches are still worth offering.
-        floor = t.suggest * self.SHORT_SUGGEST_FACTOR if words <= self.SHORT_WORDS else t.suggest
-        suggestions = tuple(k for k, s in entries if s >= floor)[: t.max_suggestions]
-        # The runner-up may be a topic we do not cover: a question this close to one is not
-        # clearly about the entry (生育津贴怎么申领 is about claiming, not what maternity pays).
-        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
-        # One bare word (共济, 服务) is too little to be sure of, unless it is unmistakable.
-        if words <= 1:
-            clear = best >= self.BARE_WORD_SURE
-        else:
-            clear = best >= t.sure or best - runner_up >= t.margin
-        if best >= t.answer and clear:
-            return Match("answer", best_key, round(best, 4), suggestions[1:], ranking=tuple(ranking))
-        if best >= floor and suggestions:
-            return Match("suggest", None, round(best, 4), suggestions, ranking=tuple(ranking))
-        return Match("none", None, round(best, 4), ranking=tuple(ranking))
+        ranking, words, parts = self.rank(prepared)
+        decision = self.policy.decide(ranking, words, evidence, parts)
+        best = round(ranking[0][1], 4) if ranking else 0.0
+        oos = ranking[0][0][len(OOS_PREFIX):] if decision.rule == "uncovered" else None
+        return Match(decision.outcome, decision.entry, best, decision.suggestions, oos,
+                     tuple(ranking), decision.rule, parts)

@@ -27,7 +27,7 @@ from telegram.ext import CallbackQueryHandler, ContextTypes, filters
 from telegram.helpers import create_deep_linked_url
 
 from ..analytics import MAX_QUESTION_CHARS, SUGGESTION_CHOSEN
-from ..engine import Engine, Match, Reply, sensitive
+from ..engine import Engine, Match, Policy, Reply, sensitive
 from ..engine import messages as msg
 from ..engine.normalize import compact
 from . import texts
@@ -54,10 +54,6 @@ QUESTION_CUES = re.compile(
     r"哪|啥|什么|多少|几|为何|为什么|请问"
 )
 MIN_AUTO_QUESTION_CHARS = 5  # compact characters; shorter messages are chatter, not questions
-# The matcher's top score an unprompted answer needs: well above Thresholds.answer (0.26), where
-# an asked question is answered, though below Thresholds.sure (0.55), since the margin is checked too.
-AUTO_MIN_SCORE = 0.45
-AUTO_MIN_MARGIN = 0.08  # and how far ahead of the runner-up it must be (verdicts excepted)
 CONFIDENT_KINDS = frozenset({"answer", "case"})
 # Posted numbers: these kinds are deleted where the bot may; a phone number is only warned about.
 DELETE_KINDS = frozenset({sensitive.ID, sensitive.CARD, sensitive.PASSWORD})
@@ -87,15 +83,12 @@ def looks_like_question(text: str) -> bool:
     return len(compact(text)) >= MIN_AUTO_QUESTION_CHARS and QUESTION_CUES.search(text) is not None
 
 
-def confident(reply: Reply, match: Match | None) -> bool:
+def confident(reply: Reply, match: Match | None, policy: Policy) -> bool:
     """Whether a reply is sure enough to post unasked: a clear answer or a table verdict."""
     if reply.kind not in CONFIDENT_KINDS or not reply.entry_id or match is None or not match.ranking:
         return False
-    top = match.ranking[0][1]
-    runner_up = match.ranking[1][1] if len(match.ranking) > 1 else 0.0
-    if reply.kind == "case":  # the verdict is read from relatives/regions.yaml, not guessed
-        return top >= AUTO_MIN_SCORE
-    return top >= AUTO_MIN_SCORE and top - runner_up >= AUTO_MIN_MARGIN
+    # The policy of bot/engine/policy.py; a verdict is read from relatives/regions.yaml, not guessed.
+    return policy.unasked(match.ranking, verdict=reply.kind == "case")
 
 
 def message_link(chat: Chat, message_id: int) -> str | None:
@@ -359,7 +352,7 @@ class GroupChats:
         if not looks_like_question(text):
             return
         reply, match = self.engine.answer_and_match(text)
-        if not confident(reply, match):
+        if not confident(reply, match, self.engine.matcher.policy):
             logger.debug("group %s: not sure enough to answer %r unasked (%s)", chat.id, text, reply.kind)
             return
         assert reply.entry_id is not None

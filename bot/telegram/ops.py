@@ -386,7 +386,7 @@ class Ops:
             old = self.ref.engine
             try:
                 engine = await asyncio.to_thread(Engine.from_folder, self.root,
-                                                 old.matcher.thresholds)
+                                                 old.matcher.policy)
             except Exception as exc:  # noqa: BLE001 - KnowledgeError, or anything else: refused
                 problems = str(exc) or type(exc).__name__
                 logger.error("knowledge base reload refused; still serving %s. %s",

@@ -238,9 +238,10 @@ def matcher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = Matcher.match
 
-    def counted(self: Matcher, question: str, prepared: str | None = None) -> Match:
+    def counted(self: Matcher, question: str, prepared: str | None = None,
+                evidence: bool = True) -> Match:
         calls.append(question)
-        return real(self, question, prepared)
+        return real(self, question, prepared, evidence)
 
     monkeypatch.setattr(Matcher, "match", counted)
     return calls

@@ -109,7 +109,7 @@ async def test_burst_of_500_updates_with_concurrent_writers(
     other = Analytics.open(settings.data_dir)  # e.g. a second process on the same data dir
     people = [Person(api, f"用户{i}") for i in range(BURST_USERS)]
     questions = ["社保卡能坐地铁吗", "外婆能用我的医保吗", suggest_question(engine), unanswerable(engine),
-                 "灵活就业怎么交社保"]
+                 "灵活就业交社保划算吗"]
     stop_reading = threading.Event()
     reads: list[int] = []
 

@@ -139,7 +139,7 @@ async def test_did_you_mean_and_none_of_these(bot: Application, person: Person, 
 async def test_no_answer_points_to_the_hotlines(bot: Application, person: Person,
                                                 engine: Engine) -> None:
     """A question the knowledge base cannot answer is told so, with 12393 / 12333."""
-    question = next(q for q in ("abc", "嗯嗯嗯", "xyz", "啊这")
+    question = next(q for q in ("abc", "嗯嗯嗯", "xyz", "啊这", "社保xyz")
                     if engine.answer(q).body == msg.NO_ANSWER)
     (reply,) = await person.say(question)
     assert reply["text"] == msg.NO_ANSWER

@@ -1,0 +1,94 @@
+"""A classifier trained from the knowledge base itself when it loads (scikit-learn).
+
+Its classes are the entries, the uncovered topics of out_of_scope.yaml, the small-talk intents and
+one class of unrelated questions; its training examples are their questions, alternates and
+examples. Nothing is downloaded: the model is learned from the YAML in well under a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
+
+
+def _identity(features: list[str]) -> list[str]:
+    """The documents are feature lists already (module-level so that the model pickles)."""
+    return features
+
+
+def char_ngrams(text: str, n: int = 3) -> list[str]:
+    """Character n-grams of compact text, marked so they never collide with words."""
+    return [f"^{text[i:i + n]}" for i in range(len(text) - n + 1)]
+
+
+class Learned:
+    """A linear classifier over TF-IDF features; a nearest-centroid model for very large bases,
+    where one-vs-rest training over thousands of classes would take minutes."""
+
+    LINEAR_MAX_CLASSES = 1500
+    C = 1.0  # LinearSVC's regularisation: smaller generalises more, larger fits the alternates
+
+    def __init__(self, examples: Iterable[tuple[str, Sequence[str]]]) -> None:
+        """Train on (class key, feature list) pairs."""
+        keys: list[str] = []
+        docs: list[Sequence[str]] = []
+        for key, feats in examples:
+            keys.append(key)
+            docs.append(feats)
+        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, lowercase=False)
+        matrix = vectorizer.fit_transform(docs)
+        self._vocabulary: dict[str, int] = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+        self._idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        classes = sorted(set(keys))
+        self.classes: tuple[str, ...] = tuple(classes)
+        self.linear = 1 < len(classes) <= self.LINEAR_MAX_CLASSES
+        if self.linear:
+            model = LinearSVC(C=self.C).fit(matrix, keys)
+            order = [list(model.classes_).index(c) for c in classes]
+            coef = np.asarray(model.coef_)
+            if coef.shape[0] == 1:  # two classes: one hyperplane
+                coef = np.vstack([-coef[0], coef[0]])
+                bias = np.array([-model.intercept_[0], model.intercept_[0]])
+            else:
+                coef, bias = coef[order], np.asarray(model.intercept_)[order]
+            self._weights: np.ndarray | sparse.csr_matrix = np.ascontiguousarray(coef.T)
+            self._bias = bias
+        else:
+            index = {c: i for i, c in enumerate(classes)}
+            owner = sparse.csr_matrix(
+                (np.ones(len(keys)), ([index[k] for k in keys], np.arange(len(keys)))),
+                shape=(len(classes), len(keys)),
+            )
+            centroids = normalize(owner @ normalize(matrix))
+            self._weights = sparse.csr_matrix(centroids.T)
+            self._bias = np.zeros(len(classes))
+
+    def decision(self, features: Sequence[str]) -> np.ndarray:
+        """One score per class (LinearSVC's margin, or cosine to the class centroid)."""
+        counts: dict[int, int] = {}
+        for feat in features:
+            idx = self._vocabulary.get(feat)
+            if idx is not None:
+                counts[idx] = counts.get(idx, 0) + 1
+        if not counts:
+            return self._bias.copy()
+        idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))))
+        values *= self._idf[idx]
+        values /= np.linalg.norm(values)
+        rows = self._weights[idx]
+        scores = rows.T @ values if isinstance(rows, np.ndarray) else rows.T.dot(values)
+        return np.asarray(scores).ravel() + self._bias
+
+    def probabilities(self, features: Sequence[str], temperature: float, limit: int = 8) -> dict[str, float]:
+        """The `limit` most likely classes with a softmax share of the decision scores."""
+        scores = self.decision(features)
+        z = np.exp((scores - scores.max()) / temperature)
+        z /= z.sum()
+        top = np.argpartition(-z, min(limit, len(z) - 1))[:limit] if len(z) > limit else np.arange(len(z))
+        return {self.classes[i]: float(z[i]) for i in top}

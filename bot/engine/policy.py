@@ -1,0 +1,125 @@
+"""The one confidence policy: when the bot answers, offers "did you mean", or says it does not know.
+
+Private chats, group auto-answers and inline results all decide with this module. The cut-offs were
+chosen on the held-out sets tests/data/holdout.yaml and holdout2.yaml (never on the dev set, against
+which the alternates were written) and are checked on holdout3.yaml, which no cut-off saw.
+
+The contract, in order (the first rule that applies decides; `Decision.rule` names it):
+1. `empty`: nothing in the question matches anything → no answer.
+2. `not-ours`: the best class is unrelated chatter or small talk → no answer from the knowledge base.
+3. `uncovered`: the best class is a topic out_of_scope.yaml lists → no answer, with that topic's pointer.
+4. `no-evidence`: the question has no domain word (cues.yaml `domain`), relative or place in context,
+   and the learned classifier is not `learned_evidence` sure of an entry → no answer; suggestions
+   only at or above `sure`.
+5. `bare-word`: one content word (共济?) → an answer only at or above `bare_word_sure`.
+6. `sure` / `clear-lead`: a score at or above `sure`, or at or above `answer` and `margin` ahead of
+   the runner-up (`agreed_margin` when the lexical scorer and the classifier both rank it first)
+   → the answer.
+7. `ambiguous` / `weak`: down to `suggest` (half of it for a one- or two-word question) → up to
+   `max_suggestions` suggestions and 都不是.
+8. `below-floor` → no answer.
+An unasked answer in a group, or an inline result, needs more (`unasked`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+# Class keys of the matcher besides entry ids.
+OOS_PREFIX = "oos:"  # an uncovered topic (out_of_scope.yaml)
+CHAT_PREFIX = "chat:"  # a small-talk intent (smalltalk.yaml)
+UNRELATED = "unrelated"  # questions about something else entirely (smalltalk.yaml `unrelated`)
+
+
+class Outcome(StrEnum):
+    """What the bot does with a question."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NONE = "none"
+
+
+def is_entry(key: str) -> bool:
+    """Whether a class key is a knowledge entry (not a topic we do not cover, chat or unrelated)."""
+    return not (key.startswith(OOS_PREFIX) or key.startswith(CHAT_PREFIX) or key == UNRELATED)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's verdict on one ranking."""
+
+    outcome: Outcome
+    entry: str | None
+    suggestions: tuple[str, ...]
+    rule: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The cut-offs of the contract above, and how the two scorers are blended."""
+
+    answer: float = 0.26
+    suggest: float = 0.22
+    margin: float = 0.06
+    sure: float = 0.55
+    bare_word_sure: float = 0.85
+    short_words: int = 2  # a question with this few content words is short …
+    short_suggest_factor: float = 0.5  # … and gets suggestions down to this share of `suggest`
+    max_suggestions: int = 3
+    learned_share: float = 0.3  # the learned classifier's share of the blended score
+    temperature: float = 0.3  # softmax temperature over the classifier's decision scores
+    agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
+    learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough
+    unasked_score: float = 0.45  # a group auto-answer or an inline result needs this score …
+    unasked_margin: float = 0.08  # … and this lead over the runner-up (verdicts excepted)
+
+    def decide(self, ranking: Sequence[tuple[str, float]], words: int, evidence: bool,
+               parts: Mapping[str, tuple[float, float]] | None = None) -> Decision:
+        """Apply the contract to a ranking (best first) of a question with `words` content words;
+        `parts` holds each key's (lexical score, learned probability)."""
+        if not ranking:
+            return Decision(Outcome.NONE, None, (), "empty")
+        best_key, best = ranking[0]
+        if best_key.startswith(CHAT_PREFIX) or best_key == UNRELATED:
+            return Decision(Outcome.NONE, None, (), "not-ours")
+        if best_key.startswith(OOS_PREFIX):
+            return Decision(Outcome.NONE, None, (), "uncovered")
+        entries = [(k, s) for k, s in ranking if is_entry(k)]
+        short = words <= self.short_words
+        floor = self.suggest * self.short_suggest_factor if short else self.suggest
+        suggestions = tuple(k for k, s in entries if s >= floor)[: self.max_suggestions]
+        parts = parts or {}
+        lexical, learned = parts.get(best_key, (best, 0.0))
+        # Both scorers agree when the learned classifier's favourite is the blended best and the
+        # lexical score alone would rank it first too.
+        agreed = learned >= max((p[1] for p in parts.values()), default=0.0) and lexical >= max(
+            (p[0] for p in parts.values()), default=0.0)
+        if not evidence and learned >= self.learned_evidence:
+            evidence = True
+        if not evidence:
+            if best >= self.sure and suggestions:
+                return Decision(Outcome.SUGGEST, None, suggestions, "no-evidence")
+            return Decision(Outcome.NONE, None, (), "no-evidence")
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+        if words <= 1:
+            if best >= self.bare_word_sure:
+                return Decision(Outcome.ANSWER, best_key, suggestions[1:], "bare-word")
+        elif best >= self.sure:
+            return Decision(Outcome.ANSWER, best_key, suggestions[1:], "sure")
+        elif best >= self.answer and best - runner_up >= (self.agreed_margin if agreed else self.margin):
+            return Decision(Outcome.ANSWER, best_key, suggestions[1:], "clear-lead")
+        if best >= floor and suggestions:
+            return Decision(Outcome.SUGGEST, None, suggestions, "ambiguous" if best >= self.answer else "weak")
+        return Decision(Outcome.NONE, None, (), "below-floor")
+
+    def unasked(self, ranking: Sequence[tuple[str, float]], verdict: bool) -> bool:
+        """Whether an answer is sure enough to post unasked (group auto-answer, inline results).
+
+        A verdict read from relatives.yaml / regions.yaml needs only the score, not the lead."""
+        if not ranking:
+            return False
+        top = ranking[0][1]
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+        return top >= self.unasked_score and (verdict or top - runner_up >= self.unasked_margin)
