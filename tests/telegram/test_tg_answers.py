@@ -39,7 +39,7 @@ async def test_start_topics_and_question_buttons(bot: Application, person: Perso
     (greeting,) = await person.say("/start")
     assert greeting["text"].startswith(msg.GREETING.splitlines()[0])
     assert person.labels(greeting) == topic_titles(engine)
-    for title in ("家庭共济", "绑定步骤", "社保卡用途", "灵活就业", "五险与年限"):
+    for title in ("家庭共济", "绑定步骤", "社保卡", "灵活就业", "五险与年限"):
         assert title in person.labels(greeting)
 
     topic = await person.press(greeting, "家庭共济")
@@ -197,7 +197,7 @@ async def test_answer_longer_than_telegram_limit_is_split(
 
     async with start_bot(settings, engine):
         (greeting,) = await person.say("/start")
-        topic = await person.press(greeting, "社保卡用途")
+        topic = await person.press(greeting, "社保卡")
         expected = engine.entry_reply(entry_id)
         shown = await person.press(topic.message, "", data=f"q:{entry_id}", edits=0, sends=3)
         await person.quiet()
