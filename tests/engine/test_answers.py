@@ -100,8 +100,8 @@ def test_guangzhou_answer_says_what_happened_since(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["社保卡怎么激活", "社保卡丢了怎么办", "医保报销比例是多少", "今天天气怎么样", "护照去哪办",
-     "推荐个手机", "养老金每个月能领多少"],
+    ["今天天气怎么样", "护照去哪办", "推荐个手机", "养老金每个月能领多少", "公积金怎么提取",
+     "65年出生的女的哪年退休"],
 )
 def test_out_of_scope_questions_get_no_answer(engine: Engine, question: str) -> None:
     reply = engine.answer(question)
