@@ -154,7 +154,8 @@ class Engine:
         if not relations or not self.relatives_id or (ANY_RELATIVE in traits and not strong):
             return None
         all_near = all(r.near for r in relations)
-        if about_sharing and top is not None and not vague and all_near and (
+        asks_how = cues.has("how", prepared) or not strong
+        if about_sharing and top is not None and not vague and all_near and asks_how and (
             HOW_TO in traits or (PLACE_VERDICT in traits and cues.has("cross_province", prepared))
         ):
             # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
