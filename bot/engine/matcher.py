@@ -233,9 +233,14 @@ class Matcher:
         learned = self.learned.probabilities(
             feat_list + char_ngrams("".join(toks)), self.policy.temperature, limit
         ) if toks else {}
+        # The classifier re-weighs the lexical candidates: one it agrees with keeps its score, one
+        # it finds unlikely loses up to `learned_share` of it. Classes only it knows (small talk,
+        # unrelated questions) enter with their probability times that share.
         share = self.policy.learned_share
-        blended = {k: (1 - share) * lexical.get(k, 0.0) + share * learned.get(k, 0.0)
-                   for k in lexical.keys() | learned.keys()}
+        top = max(learned.values(), default=0.0) or 1.0
+        blended = {k: s * (1 - share + share * learned.get(k, 0.0) / top) for k, s in lexical.items()}
+        for key, p in learned.items():
+            blended.setdefault(key, share * p)
         ranked = sorted(blended.items(), key=lambda kv: kv[1], reverse=True)[:limit]
         parts = {k: (lexical.get(k, 0.0), learned.get(k, 0.0)) for k, _ in ranked}
         return ranked, words, parts
@@ -250,6 +255,9 @@ class Matcher:
         ranking, words, parts = self.rank(prepared)
         decision = self.policy.decide(ranking, words, evidence, parts)
         best = round(ranking[0][1], 4) if ranking else 0.0
-        oos = ranking[0][0][len(OOS_PREFIX):] if decision.rule == "uncovered" else None
+        oos = None
+        if decision.rule == "uncovered":
+            # The topic that decided: the best-ranked uncovered topic.
+            oos = next(k for k, _ in ranking if k.startswith(OOS_PREFIX))[len(OOS_PREFIX):]
         return Match(decision.outcome, decision.entry, best, decision.suggestions, oos,
                      tuple(ranking), decision.rule, parts)

@@ -6,9 +6,10 @@ which the alternates were written) and are checked on holdout3.yaml, which no cu
 
 The contract, in order (the first rule that applies decides; `Decision.rule` names it):
 1. `empty`: nothing in the question matches anything → no answer.
-2. `not-ours`: the best class is unrelated chatter or small talk, or the learned classifier gives
-   the unrelated class `unrelated_evidence` and no entry is `sure` → no answer from the knowledge base.
+2. `not-ours`: the best class is unrelated chatter or small talk → no answer from the knowledge base.
 3. `uncovered`: the best class is a topic out_of_scope.yaml lists → no answer, with that topic's pointer.
+   Rules 2 and 3 also apply when the learned classifier alone gives such a class `learned_veto` and
+   no entry scores `sure`.
 4. `no-evidence`: the question has no domain word (cues.yaml `domain`), relative or place in context,
    and the learned classifier is not `learned_evidence` sure of an entry → no answer; suggestions
    only at or above `sure`.
@@ -73,7 +74,7 @@ class Policy:
     temperature: float = 0.3  # softmax temperature over the classifier's decision scores
     agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
     learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough
-    unrelated_evidence: float = 0.5  # … and this sure that it is about something else: not ours
+    learned_veto: float = 0.5  # … and this sure that it is about something we do not answer
     unasked_score: float = 0.45  # a group auto-answer or an inline result needs this score …
     unasked_margin: float = 0.08  # … and this lead over the runner-up (verdicts excepted)
 
@@ -89,7 +90,13 @@ class Policy:
         if best_key.startswith(OOS_PREFIX):
             return Decision(Outcome.NONE, None, (), "uncovered")
         parts = parts or {}
-        if parts.get(UNRELATED, (0.0, 0.0))[1] >= self.unrelated_evidence and best < self.sure:
+        # The classifier is sure the question is about something we do not answer (an uncovered
+        # topic, small talk, another subject) and no entry is sure: that wins.
+        vetoes = [(k, p[1]) for k, p in parts.items() if not is_entry(k)]
+        veto, veto_p = max(vetoes, key=lambda kv: kv[1], default=("", 0.0))
+        if veto_p >= self.learned_veto and best < self.sure:
+            if veto.startswith(OOS_PREFIX):
+                return Decision(Outcome.NONE, None, (), "uncovered")
             return Decision(Outcome.NONE, None, (), "not-ours")
         entries = [(k, s) for k, s in ranking if is_entry(k)]
         short = words <= self.short_words
