@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import itertools
 
-from bot.engine import Engine, Policy
+from bot.engine import Engine
 
 from .evaluate import Item, Result, evaluate, load_set
 

@@ -8,12 +8,9 @@ examples. Nothing is downloaded: the model is learned from the YAML in well unde
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
-from sklearn.svm import LinearSVC
 
 
 def _identity(features: list[str]) -> list[str]:
@@ -35,6 +32,13 @@ class Learned:
 
     def __init__(self, examples: Iterable[tuple[str, Sequence[str]]]) -> None:
         """Train on (class key, feature list) pairs."""
+        # Imported here: a model loaded from a cache needs numpy only, not scikit-learn's
+        # second of imports.
+        from scipy import sparse
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import normalize
+        from sklearn.svm import LinearSVC
+
         keys: list[str] = []
         docs: list[Sequence[str]] = []
         for key, feats in examples:
@@ -56,7 +60,7 @@ class Learned:
                 bias = np.array([-model.intercept_[0], model.intercept_[0]])
             else:
                 coef, bias = coef[order], np.asarray(model.intercept_)[order]
-            self._weights: np.ndarray | sparse.csr_matrix = np.ascontiguousarray(coef.T)
+            self._weights: Any = np.ascontiguousarray(coef.T)  # features × classes
             self._bias = bias
         else:
             index = {c: i for i, c in enumerate(classes)}
@@ -65,24 +69,25 @@ class Learned:
                 shape=(len(classes), len(keys)),
             )
             centroids = normalize(owner @ normalize(matrix))
-            self._weights = sparse.csr_matrix(centroids.T)
+            self._weights = sparse.csr_matrix(centroids.T)  # features × classes, sparse
             self._bias = np.zeros(len(classes))
 
     def decision(self, features: Sequence[str]) -> np.ndarray:
         """One score per class (LinearSVC's margin, or cosine to the class centroid)."""
         counts: dict[int, int] = {}
         for feat in features:
-            idx = self._vocabulary.get(feat)
-            if idx is not None:
-                counts[idx] = counts.get(idx, 0) + 1
+            column = self._vocabulary.get(feat)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
         if not counts:
-            return self._bias.copy()
+            return np.array(self._bias, copy=True)
+        # TF-IDF as TfidfVectorizer(sublinear_tf=True) computes it, for one question.
         idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
-        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))))
+        values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
         values *= self._idf[idx]
         values /= np.linalg.norm(values)
         rows = self._weights[idx]
-        scores = rows.T @ values if isinstance(rows, np.ndarray) else rows.T.dot(values)
+        scores = rows.T @ values if isinstance(rows, np.ndarray) else rows.T.dot(values)  # sparse
         return np.asarray(scores).ravel() + self._bias
 
     def probabilities(self, features: Sequence[str], temperature: float, limit: int = 8) -> dict[str, float]:

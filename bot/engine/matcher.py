@@ -15,7 +15,6 @@ from .lexicon import INTENT_OF, Lexicon
 from .policy import CHAT_PREFIX, OOS_PREFIX, Outcome, Policy
 
 
-
 @dataclass(frozen=True)
 class Match:
     """What the matcher concluded about one question."""

@@ -105,7 +105,7 @@ class Policy:
         lexical, learned = parts.get(best_key, (best, 0.0))
         # Both scorers agree when the learned classifier's favourite is the blended best and the
         # lexical score alone would rank it first too.
-        agreed = learned >= max((p[1] for p in parts.values()), default=0.0) and lexical >= max(
+        agreed = best_key in parts and learned >= max((p[1] for p in parts.values()), default=0.0) and lexical >= max(
             (p[0] for p in parts.values()), default=0.0)
         if not evidence and learned >= self.learned_evidence:
             evidence = True

@@ -53,6 +53,27 @@ def test_held_out_sets_do_not_regress(engine: Engine) -> None:
         assert result.refusal_rate >= HELD_OUT_REFUSALS, (name, result.refusal_rate)
 
 
+# holdout3 was written blind (ids and canonical questions only) and chose no cut-off: the honest
+# figure. These bars sit just under what the bot achieves today (README), so a regression fails;
+# the target (97 % / 95 %) is not reached yet.
+BLIND_TOP1 = 0.92
+BLIND_REFUSALS = 0.85
+BLIND_UNRELATED = 0.95
+BLIND_VERDICTS = 0.94
+
+
+def test_blind_held_out_set(engine: Engine) -> None:
+    items = load_set("holdout3")
+    assert len(items) >= 400
+    result = evaluate(items, _predict(engine))
+    assert result.top1 >= BLIND_TOP1, result.top1
+    assert result.refusal_rate >= BLIND_REFUSALS, result.refusal_rate
+    right, total = result.by_kind["unrelated"]
+    assert total >= 40 and right / total >= BLIND_UNRELATED, (right, total)
+    right, total = evaluate_verdicts(items, lambda q: engine.answer(q).text)
+    assert total >= 100 and right / total >= BLIND_VERDICTS, (right, total)
+
+
 VERDICT_TARGET = 0.95
 
 

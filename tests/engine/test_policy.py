@@ -1,0 +1,86 @@
+"""The confidence policy decides by named rules, and the learned classifier is trained from data."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from bot.engine.learned import Learned, char_ngrams
+from bot.engine.policy import CHAT_PREFIX, OOS_PREFIX, UNRELATED, Outcome, Policy
+
+P = Policy()
+
+
+@pytest.mark.parametrize(
+    ("ranking", "words", "evidence", "outcome", "rule"),
+    [
+        ([], 3, True, Outcome.NONE, "empty"),
+        ([(CHAT_PREFIX + "hello", 0.9), ("a", 0.2)], 3, True, Outcome.NONE, "not-ours"),
+        ([(UNRELATED, 0.9), ("a", 0.2)], 3, True, Outcome.NONE, "not-ours"),
+        ([(OOS_PREFIX + "tax", 0.6), ("a", 0.5)], 3, True, Outcome.NONE, "uncovered"),
+        ([("a", 0.5), ("b", 0.1)], 3, False, Outcome.NONE, "no-evidence"),
+        ([("a", 0.7), ("b", 0.1)], 3, False, Outcome.SUGGEST, "no-evidence"),
+        ([("a", 0.7), ("b", 0.1)], 1, True, Outcome.SUGGEST, "ambiguous"),
+        ([("a", 0.9), ("b", 0.1)], 1, True, Outcome.ANSWER, "bare-word"),
+        ([("a", 0.6), ("b", 0.59)], 3, True, Outcome.ANSWER, "sure"),
+        ([("a", 0.4), ("b", 0.3)], 3, True, Outcome.ANSWER, "clear-lead"),
+        ([("a", 0.4), ("b", 0.38)], 3, True, Outcome.SUGGEST, "ambiguous"),
+        ([("a", 0.23), ("b", 0.1)], 3, True, Outcome.SUGGEST, "weak"),
+        ([("a", 0.1)], 3, True, Outcome.NONE, "below-floor"),
+    ],
+)
+def test_each_rule_of_the_contract(ranking: list[tuple[str, float]], words: int, evidence: bool,
+                                   outcome: Outcome, rule: str) -> None:
+    decision = P.decide(ranking, words, evidence)
+    assert (decision.outcome, decision.rule) == (outcome, rule)
+    if outcome is Outcome.ANSWER:
+        assert decision.entry == ranking[0][0]
+
+
+def test_a_close_call_is_answered_when_both_scorers_agree() -> None:
+    ranking = [("a", 0.4), ("b", 0.38)]
+    agreeing = {"a": (0.5, 0.6), "b": (0.45, 0.1)}
+    assert P.decide(ranking, 3, True, agreeing).outcome is Outcome.ANSWER
+    disagreeing = {"a": (0.5, 0.1), "b": (0.45, 0.6)}
+    assert P.decide(ranking, 3, True, disagreeing).outcome is Outcome.SUGGEST
+
+
+def test_a_classifier_sure_of_another_subject_vetoes_an_unsure_answer() -> None:
+    ranking = [("a", 0.45), (UNRELATED, 0.2)]
+    parts = {"a": (0.6, 0.1), UNRELATED: (0.0, 0.7)}
+    assert P.decide(ranking, 3, True, parts).rule == "not-ours"
+    assert P.decide([("a", 0.7), (UNRELATED, 0.2)], 3, True, parts).outcome is Outcome.ANSWER
+
+
+def test_a_sure_classifier_is_evidence_enough() -> None:
+    ranking = [("a", 0.5), ("b", 0.1)]
+    assert P.decide(ranking, 3, False, {"a": (0.4, 0.9)}).outcome is Outcome.ANSWER
+
+
+def test_unasked_answers_need_score_and_lead() -> None:
+    assert P.unasked([("a", 0.6), ("b", 0.1)], verdict=False)
+    assert not P.unasked([("a", 0.6), ("b", 0.55)], verdict=False)
+    assert P.unasked([("a", 0.6), ("b", 0.55)], verdict=True)
+    assert not P.unasked([("a", 0.3)], verdict=True)
+
+
+def _examples() -> list[tuple[str, list[str]]]:
+    data = {"card": ["社保卡丢了", "社保卡补办", "补办社保卡"], "pay": ["报销比例", "看病报销", "住院报销"],
+            UNRELATED: ["今天天气", "高铁车票", "股票行情"]}
+    return [(k, char_ngrams(t, 2)) for k, texts in data.items() for t in texts]
+
+
+@pytest.mark.parametrize("linear_max", [1500, 1])
+def test_the_classifier_learns_and_pickles(monkeypatch: pytest.MonkeyPatch, linear_max: int) -> None:
+    """Linear model on a small base, nearest centroid on a large one (forced here)."""
+    monkeypatch.setattr(Learned, "LINEAR_MAX_CLASSES", linear_max)
+    model = Learned(_examples())
+    assert model.linear is (linear_max > 3)
+    for text, key in (("社保卡丢了怎么补办", "card"), ("住院能报销多少", "pay"), ("明天天气", UNRELATED)):
+        probs = model.probabilities(char_ngrams(text, 2), temperature=0.3)
+        assert max(probs, key=probs.__getitem__) == key, (text, probs)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.probabilities(char_ngrams("看病报销", 2), 0.3) == model.probabilities(
+        char_ngrams("看病报销", 2), 0.3)
+    assert model.probabilities([], 0.3)  # no known feature: still a distribution, no crash
