@@ -113,6 +113,33 @@ def cmd_match(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextI
     return 0
 
 
+def cmd_explain(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+    """Why the bot answers a question (or each line of a file) as it does."""
+    from .engine.explain import explain, table
+
+    if (args.question is None) == (args.file is None):
+        print("错误:给一个问题,或者用 --file 给一个每行一个问题的文件。", file=sys.stderr)
+        return 2
+    engine = _engine(args)
+    if args.file is not None:
+        try:
+            lines = Path(args.file).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            print(f"错误:读不了 {args.file}:{exc.strerror}", file=sys.stderr)
+            return 1
+        found = [explain(engine, q.strip()) for q in lines if q.strip()]
+    else:
+        found = [explain(engine, args.question)]
+    if args.json:
+        payload = [e.as_dict() for e in found]
+        stdout.write(json.dumps(payload if args.file else payload[0], ensure_ascii=False, indent=1) + "\n")
+    elif args.file is not None:
+        stdout.write(table(found) + "\n")
+    else:
+        stdout.write(found[0].text() + "\n")
+    return 0
+
+
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate a knowledge folder; exit 1 when it has errors."""
     root = Path(args.dir or args.knowledge or DEFAULT_DIR)
@@ -182,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     match = sub.add_parser("match", parents=[common], help="match questions from stdin")
     match.add_argument("--jsonl", action="store_true", required=True, help="JSON lines out")
     match.set_defaults(func=cmd_match)
+    explain = sub.add_parser("explain", parents=[common],
+                             help="how a question was read, scored and decided (hit testing)")
+    explain.add_argument("question", nargs="?", default=None)
+    explain.add_argument("--file", metavar="FILE", help="one question a line: a table of outcomes")
+    explain.add_argument("--json", action="store_true", help="JSON instead of text")
+    explain.set_defaults(func=cmd_explain)
     kb = sub.add_parser("kb", help="knowledge base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge base")

@@ -202,6 +202,12 @@ class Lexicon:
             return text
         return self._rewrite_re.sub(lambda m: self._rewrites[m.group(0)], text)
 
+    def synonym_hits(self, text: str) -> list[tuple[str, str]]:
+        """The (variant, canonical) pairs rewrite_synonyms would apply to text, in order."""
+        if self._rewrite_re is None:
+            return []
+        return [(m.group(0), self._rewrites[m.group(0)]) for m in self._rewrite_re.finditer(text)]
+
     def prepare(self, text: str) -> str:
         """Folded text with typos repaired (before synonym rewriting): what case detectors read."""
         return self.repair_typos(fold(text))

@@ -138,8 +138,11 @@ class Matcher:
         idf = self._idf.get(feat, self._unknown_idf)
         return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
 
-    def _lexical(self, toks: list[str], feat_list: list[str]) -> tuple[dict[str, float], int]:
-        """The lexical score of every candidate key, and how many content words the question has."""
+    def _lexical(self, toks: list[str], feat_list: list[str],
+                 trace: dict[str, dict[str, object]] | None = None) -> tuple[dict[str, float], int]:
+        """The lexical score of every candidate key, and how many content words the question has.
+
+        With `trace`, each candidate's parts are written there (for `bot explain`)."""
         feats = set(feat_list)
         content = [f for f in feats if f[0] not in "#~@" and f not in INTENT_OF]
         # Unknown words make a question long: "护照" is not a short question about us; a
@@ -187,6 +190,8 @@ class Matcher:
             score = (1 - self.FUZZ_SHARE) * overlap + self.FUZZ_SHARE * chars
             if score > best.get(doc.key, -1.0):
                 best[doc.key] = score
+                if trace is not None:
+                    trace[doc.key] = {"closest": doc.text, "overlap": overlap, "characters": chars}
         # Per query feature, once: is it a telling word (counts as an anchor), a hard intent?
         qitems = [(f, w, f[0] not in "#~@" and f not in INTENT_OF, f in self.HARD_INTENTS)
                   for f, w in qweights.items()]
@@ -222,13 +227,18 @@ class Matcher:
             if mismatch:
                 score *= self.INTENT_MISMATCH_FACTOR
             best[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25 / top_bm25)
+            if trace is not None:
+                trace[key].update(variant=variant_score, coverage=covered, anchored=anchor >= self.ANCHOR_IDF,
+                                  intent_mismatch=mismatch, bm25=bm25 / top_bm25, lexical=best[key])
         return best, words
 
-    def rank(self, prepared: str, limit: int = 8) -> tuple[list[tuple[str, float]], int, dict[str, tuple[float, float]]]:
+    def rank(
+        self, prepared: str, limit: int = 8, trace: dict[str, dict[str, object]] | None = None
+    ) -> tuple[list[tuple[str, float]], int, dict[str, tuple[float, float]]]:
         """The blended ranking of prepared text (best first), its number of content words, and
-        each ranked key's (lexical, learned) parts."""
+        each ranked key's (lexical, learned) parts; `trace` collects the lexical details."""
         toks, feat_list = self.lexicon.analyse(prepared)
-        lexical, words = self._lexical(toks, feat_list)
+        lexical, words = self._lexical(toks, feat_list, trace)
         learned = self.learned.probabilities(
             feat_list + char_ngrams("".join(toks)), self.policy.temperature, limit
         ) if toks else {}
