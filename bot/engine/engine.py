@@ -106,6 +106,13 @@ class Engine:
 
     def _reply_for(self, prepared: str, match: Match, places: list[Place],
                    relations: list[Relation], evidence: bool) -> Reply:
+        if match.oos and relations and self.cues.has("eligibility_strong", prepared) and (
+            self.cues.has("account", prepared)
+        ):
+            # "我闺女能不能刷我的医保" shares words with an uncovered topic, but asks about her.
+            case = self._case(prepared, match, [], relations)
+            if case is not None:
+                return case
         if match.oos:
             hint = self._oos_hints.get(match.oos, "")
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
