@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .curation import add_kb_commands
 from .engine import Dialogues, Engine, KnowledgeError, Reply, Session
 from .engine.check import errors, validate
 from .engine.knowledge import DEFAULT_DIR
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge base")
     check.add_argument("dir", nargs="?", default=None)
     check.set_defaults(func=cmd_kb_check)
+    add_kb_commands(kb_sub, common)  # suggest, accept, reject: bot/curation
     sub.add_parser("run", parents=[common], help="run the Telegram bot").set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="curators' report: unanswered, 👎, did-you-mean choices")
     when = report.add_mutually_exclusive_group()
