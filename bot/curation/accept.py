@@ -93,7 +93,14 @@ class Curator:
                           "accuracy cannot be checked")
         self.kb = self._checked(root, "the knowledge base")
         self.engine = engine if engine is not None and engine.kb.digest == self.kb.digest else Engine(self.kb)
-        self.scores = {s.name: score(self.engine, s) for s in self.labelled}
+        self._scores: dict[str, Score] | None = None
+
+    @property
+    def scores(self) -> dict[str, Score]:
+        """The current engine's accuracy on each labelled set (computed when first needed)."""
+        if self._scores is None:
+            self._scores = {s.name: score(self.engine, s) for s in self.labelled}
+        return self._scores
 
     @staticmethod
     def _checked(root: Path, what: str) -> KnowledgeBase:
@@ -129,10 +136,9 @@ class Curator:
         except EditError as exc:
             raise Refused(f"{entry.file}: {exc}") from exc
         engine = self._trial(entry.file, new, proposal)
-        note = self._guard(engine, proposal)
+        note, scores = self._guard(engine, proposal)
         _write(entry.file, new)
-        self.kb, self.engine = engine.kb, engine
-        self.scores = {s.name: score(engine, s) for s in self.labelled}
+        self.kb, self.engine, self._scores = engine.kb, engine, scores
         try:
             name = str(entry.file.relative_to(self.root.parent))
         except ValueError:
@@ -152,8 +158,9 @@ class Curator:
         engine.kb = _rebased(engine.kb, copy, self.root)
         return engine
 
-    def _guard(self, engine: Engine, proposal: Proposal) -> str:
-        """Refuse when the alternate is closer to another entry or accuracy drops; else a note."""
+    def _guard(self, engine: Engine, proposal: Proposal) -> tuple[str, dict[str, Score]]:
+        """Refuse when the alternate is closer to another entry or accuracy drops; else a note
+        and the new engine's accuracy."""
         reply, match = engine.answer_and_match(proposal.question)
         ranking = match.ranking if match is not None else ()
         top = ranking[0] if ranking else None
@@ -163,8 +170,10 @@ class Curator:
             raise Refused(f"even as an alternate of '{proposal.entry}' ({mine:.2f}), "
                           f"'{proposal.question}' is closer to {other}")
         drops = []
+        scores = {}
         for labelled in self.labelled:
             before, after = self.scores[labelled.name], score(engine, labelled)
+            scores[labelled.name] = after
             if after.right < before.right:
                 lost = sorted(after.wrong - before.wrong)
                 want = dict(labelled.items)
@@ -177,8 +186,8 @@ class Curator:
             raise Refused("accuracy on the labelled questions would drop:\n  " + "\n  ".join(drops))
         if reply.kind not in ANSWER_KINDS or reply.entry_id != proposal.entry:
             return (f"note: the bot would still reply '{reply.kind}' to '{proposal.question}' "
-                    f"(the matcher weighs more than one alternate)")
-        return ""
+                    f"(the matcher weighs more than one alternate)"), scores
+        return "", scores
 
 
 def _rebased(kb: KnowledgeBase, old: Path, new: Path) -> KnowledgeBase:

@@ -44,6 +44,12 @@ def engine_for(root: Path | str | None) -> Engine:
     return _cache[key]
 
 
+def remember(engine: Engine) -> None:
+    """Make `engine` the cached one for its folder (after kb accept changed the folder)."""
+    _cache.clear()
+    _cache[(engine.kb.root.resolve(), engine.kb.digest)] = engine
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     if args.data_dir:
         return Path(args.data_dir)
@@ -138,6 +144,7 @@ def cmd_kb_accept(args: argparse.Namespace, stdout: TextIO | None = None) -> int
             print(f"refused {pid} ('{proposal.question}' → {proposal.entry}): {exc}", file=sys.stderr)
             refused += 1
             continue
+        remember(curator.engine)
         print(f"accepted {pid}: '{proposal.question}' is now an alternate of {proposal.entry} "
               f"({done.file})", file=out)
         print(done.diff, file=out, end="")
