@@ -299,3 +299,17 @@ async def test_the_loop_end_to_end(tmp_path: Path, kb_copy: Path, engine: Engine
     assert json.loads(capsys.readouterr().out) == []  # now an alternate: nothing left to propose
     assert main(["kb", "accept", proposal["id"], *common]) == 1  # twice: refused, with the reason
     assert "already a question of this entry" in capsys.readouterr().err
+
+
+def test_alternates_accepted_one_after_another_build_on_each_other(kb_copy: Path, engine: Engine) -> None:
+    labelled = [LabelledSet("synthetic", (("社保卡有什么用?", "card-uses"), ("今天天气怎么样", None)))]
+    curator = Curator(kb_copy, labelled, engine)
+    first = curator.accept(Proposal(Kind.ALTERNATE, "card-uses", "社保卡", 2))
+    second = curator.accept(Proposal(Kind.ALTERNATE, "card-uses", "社保卡都有啥好处", 1))
+    assert first.file == second.file == kb_copy / "faq" / "card.yaml"
+    assert "+      - 社保卡\n" in first.diff and "+      - 社保卡都有啥好处\n" in second.diff
+    assert "\n       - 社保卡\n" in second.diff  # the first change is context of the second
+    entry = curator.kb.entries["card-uses"]
+    assert entry.alternates[-2:] == ("社保卡", "社保卡都有啥好处") and entry.file.parent.parent == kb_copy
+    with pytest.raises(Refused, match="already a question of this entry"):
+        curator.accept(Proposal(Kind.ALTERNATE, "card-uses", "社保卡!", 1))

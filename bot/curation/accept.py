@@ -66,10 +66,12 @@ def predictor(engine: Engine) -> Callable[[str], str | None]:
 
 
 def score(engine: Engine, labelled: LabelledSet) -> Score:
-    """The engine's accuracy on one labelled set."""
-    predict = predictor(engine)
-    wrong = frozenset(q for q, want in labelled.items if predict(q) != want)
-    return Score(len(labelled.items) - len(wrong), len(labelled.items), wrong)
+    """The engine's accuracy on one labelled set (scored by benchmarks/evaluate.py)."""
+    from benchmarks.evaluate import Item, evaluate
+
+    result = evaluate([Item(q, want, "plain") for q, want in labelled.items], predictor(engine))
+    return Score(result.answerable_right + result.refusals_right, result.total,
+                 frozenset(item.q for item, _ in result.failures))
 
 
 @dataclass(frozen=True)
