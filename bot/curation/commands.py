@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..analytics import read_events
+from ..analytics import DB_FILE, read_events
 from ..engine import Engine, KnowledgeError
 from ..engine.knowledge import DEFAULT_DIR
 from .accept import Curator, Refused, labelled_sets
@@ -91,6 +91,8 @@ def cmd_kb_suggest(args: argparse.Namespace, stdout: TextIO | None = None) -> in
         print("错误:--days must be at least 1", file=sys.stderr)
         return 2
     data_dir, engine = _setup(args)
+    if not (data_dir / DB_FILE).is_file():
+        print(f"note: no analytics recorded yet in {data_dir}", file=sys.stderr)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.days)
     proposals = load_proposals(data_dir, engine, since)
     if args.json:
