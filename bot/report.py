@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -159,6 +159,8 @@ class Report:
     proposals: list[Proposal] = field(default_factory=list)
     weeks: list[Week] = field(default_factory=list)
     note: str = ""  # why proposals are missing, when they are
+    data_dir: Path | None = None  # where the events were read (named in the kb accept lines)
+    knowledge: Path | None = None  # the knowledge folder proposals were made against, if not the default
 
 
 def group_similar(questions: Iterable[tuple[str, str | None]],
@@ -296,7 +298,9 @@ def load_report(data_dir: Path | str, period: Period, knowledge: Path | str | No
             found = propose(events, engine_for(knowledge), read_rejections(data_dir))
         except KnowledgeError as exc:
             note = f"no proposals: {exc}"
-    return build_report(events, period, found, everything, note)
+    report = build_report(events, period, found, everything, note)
+    return replace(report, data_dir=Path(data_dir).resolve(),
+                   knowledge=Path(knowledge).resolve() if knowledge else None)
 
 
 # ----- output -----

@@ -147,7 +147,8 @@ def _proposals(report: Report, limit: int) -> str:
             f"<tr><td>{html.escape(KIND_LABELS[p.kind])}</td><td>{html.escape(p.entry or '')}</td>"
             f'<td class="n">{p.count}</td><td>{html.escape(p.question)}'
             + (f'<br><span class="muted">{html.escape(examples)}</span>' if examples else "")
-            + f'</td><td><code class="cmd">{html.escape(p.command)}</code></td></tr>'
+            + f'</td><td><code class="cmd">{html.escape(p.command(report.data_dir, report.knowledge))}'
+            "</code></td></tr>"
         )
     head = "".join(f"<th>{h}</th>" for h in ("kind", "entry", "count", "question", "command"))
     more = (f'<p class="muted">… {len(report.proposals) - limit} more '
@@ -155,7 +156,7 @@ def _proposals(report: Report, limit: int) -> str:
     hint = ('<p class="muted">An alternate is written only if the knowledge base still passes '
             "<code>kb check</code>, the question is not closer to another entry, and accuracy on "
             "the labelled questions does not drop. New entries and reviews are done by hand; "
-            "<code>kb reject ID</code> hides a proposal for good.</p>")
+            "<code>kb reject ID</code> hides a proposal (a review returns only with new 👎).</p>")
     return f"{hint}<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 

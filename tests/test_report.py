@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -146,7 +148,8 @@ async def test_html_lists_proposals_with_their_command_and_the_weekly_share(
     assert main(["report", *PERIOD, "--html", str(page), "--data-dir", str(tmp_path)]) == 0
     text = page.read_text(encoding="utf-8")
     accept = f"python -m bot kb accept {proposal_id(Kind.ALTERNATE, 'card-uses', '社保卡')}"
-    assert f'<code class="cmd">{accept}</code>' in text  # one click selects it for copying
+    command = html.escape(f"{accept} --data-dir {shlex.quote(str(tmp_path.resolve()))}")
+    assert f'<code class="cmd">{command}</code>' in text  # one click selects it for copying
     assert "user-select: all" in text
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', text)) == 2  # daily, weekly
     assert "answered per week" in text

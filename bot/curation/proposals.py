@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shlex
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -105,11 +106,13 @@ class Proposal:
         """The stable id that `kb accept` and `kb reject` take."""
         return proposal_id(self.kind, self.entry, self.question)
 
-    @property
-    def command(self) -> str:
-        """What the curator types to act on it."""
+    def command(self, data_dir: Path | str | None = None, knowledge: Path | str | None = None) -> str:
+        """What the curator types to act on it (accept an alternate, reject anything else),
+        naming the data and knowledge folders when given."""
         verb = "accept" if self.kind is Kind.ALTERNATE else "reject"
-        return f"python -m bot kb {verb} {self.id}"
+        options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in
+                          (("--data-dir", data_dir), ("--knowledge", knowledge)) if value)
+        return f"python -m bot kb {verb} {self.id}{options}"
 
     def to_json(self) -> dict[str, object]:
         """The object `kb suggest --json` prints."""
