@@ -133,7 +133,7 @@ def cmd_kb_accept(args: argparse.Namespace, stdout: TextIO | None = None) -> int
     except Refused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
-    refused = 0
+    refused = accepted = 0
     for pid, proposal in resolve(args.ids, data_dir, engine).items():
         if proposal is None:
             print(f"refused {pid}: no such proposal in {data_dir} (run `python -m bot kb suggest`)",
@@ -147,11 +147,14 @@ def cmd_kb_accept(args: argparse.Namespace, stdout: TextIO | None = None) -> int
             refused += 1
             continue
         remember(curator.engine)
+        accepted += 1
         print(f"accepted {pid}: '{proposal.question}' is now an alternate of {proposal.entry} "
               f"({done.file})", file=out)
         print(done.diff, file=out, end="")
         if done.note:
             print(done.note, file=out)
+    if accepted:
+        print("next: read the diff, commit it, then reload the bot (/reload or SIGHUP)", file=out)
     return 1 if refused else 0
 
 
