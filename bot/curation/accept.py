@@ -187,8 +187,10 @@ class Curator:
         if drops:
             raise Refused("accuracy on the labelled questions would drop:\n  " + "\n  ".join(drops))
         if reply.kind not in ANSWER_KINDS or reply.entry_id != proposal.entry:
-            return (f"note: the bot would still reply '{reply.kind}' to '{proposal.question}' "
-                    f"(the matcher weighs more than one alternate)"), scores
+            rule = getattr(match, "rule", "")  # the confidence policy's rule, when it names one
+            why = f"rule '{rule}', " if rule else ""
+            return (f"note: '{proposal.entry}' now ranks first for '{proposal.question}', but the "
+                    f"bot would still reply '{reply.kind}' ({why}score {top[1]:.2f})"), scores
         return "", scores
 
 

@@ -35,7 +35,6 @@ from ..analytics import (
     read_events,
 )
 from ..engine import Engine
-from ..engine.matcher import OOS_PREFIX
 from ..engine.normalize import compact
 from ..engine.sensitive import KIND_NAMES, PLACEHOLDER, find
 
@@ -262,8 +261,8 @@ def _unanswered(events: Sequence[Event], engine: Engine, asker: _Asker, known: s
         members = [(wordings[i], sum(forms[ordered[i]].values()), ordered[i] in none_of_these)
                    for i in group]
         key, score = _nearest(members, asker)
-        if key is not None and key.startswith(OOS_PREFIX):
-            continue  # a topic the base deliberately leaves to others
+        if key is not None and key not in engine.kb.entries:
+            continue  # out of scope (oos:…), small talk or unrelated: refused on purpose
         if key in engine.kb.entries and score >= NEAR_SCORE:
             proposals.append(Proposal(Kind.ALTERNATE, key, head, count, examples, "unanswered",
                                       round(score, 4)))
