@@ -171,27 +171,31 @@ class Curator:
             other = f"'{top[0]}' ({top[1]:.2f})" if top else "nothing"
             raise Refused(f"even as an alternate of '{proposal.entry}' ({mine:.2f}), "
                           f"'{proposal.question}' is closer to {other}")
-        drops = []
-        scores = {}
+        drops: list[str] = []
+        traded: list[str] = []
+        scores: dict[str, Score] = {}
+        predict = predictor(engine)
         for labelled in self.labelled:
             before, after = self.scores[labelled.name], score(engine, labelled)
             scores[labelled.name] = after
-            if after.right < before.right:
-                lost = sorted(after.wrong - before.wrong)
-                want = dict(labelled.items)
-                predict = predictor(engine)
-                shown = "; ".join(f"'{q}' ({want[q] or 'refuse'} → {predict(q) or 'no answer'})"
-                                  for q in lost[:MAX_LISTED])
-                drops.append(f"{labelled.name}: {before.right}/{before.total} → "
-                             f"{after.right}/{after.total} right; now wrong: {shown}")
+            lost = sorted(after.wrong - before.wrong)
+            if not lost:
+                continue
+            want = dict(labelled.items)
+            shown = "; ".join(f"'{q}' ({want[q] or 'refuse'} → {predict(q) or 'no answer'})"
+                              for q in lost[:MAX_LISTED])
+            line = (f"{labelled.name}: {before.right}/{before.total} → "
+                    f"{after.right}/{after.total} right; now wrong: {shown}")
+            (drops if after.right < before.right else traded).append(line)
         if drops:
             raise Refused("accuracy on the labelled questions would drop:\n  " + "\n  ".join(drops))
+        notes = [f"note: as many right as before, but other questions change ({t})" for t in traded]
         if reply.kind not in ANSWER_KINDS or reply.entry_id != proposal.entry:
             rule = getattr(match, "rule", "")  # the confidence policy's rule, when it names one
             why = f"rule '{rule}', " if rule else ""
-            return (f"note: '{proposal.entry}' now ranks first for '{proposal.question}', but the "
-                    f"bot would still reply '{reply.kind}' ({why}score {top[1]:.2f})"), scores
-        return "", scores
+            notes.append(f"note: '{proposal.entry}' now ranks first for '{proposal.question}', but "
+                         f"the bot would still reply '{reply.kind}' ({why}score {top[1]:.2f})")
+        return "\n".join(notes), scores
 
 
 def _rebased(kb: KnowledgeBase, old: Path, new: Path) -> KnowledgeBase:

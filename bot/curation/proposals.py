@@ -210,7 +210,8 @@ def _choices(events: Sequence[Event], engine: Engine, asker: _Asker, known: set[
 
 
 def _nearest(members: Sequence[tuple[str, int, bool]], asker: _Asker) -> tuple[str | None, float]:
-    """The key (entry id or oos:topic) with the best average score over a cluster's questions.
+    """The key (an entry id, or oos:…, chat:…, unrelated) with the best average score over a
+    cluster's questions.
 
     Entries the bot suggested for a question whose asker pressed 都不是 are not candidates.
     """
