@@ -224,6 +224,16 @@ def test_the_accuracy_guard_refuses_an_alternate_that_steals_questions(
     assert faq.read_bytes() == before
 
 
+def test_an_alternate_closer_to_another_entry_is_refused(kb_copy: Path, engine: Engine) -> None:
+    labelled = [LabelledSet("synthetic", (("社保卡有什么用?", "card-uses"),))]
+    curator = Curator(kb_copy, labelled, engine)
+    faq = kb_copy / "faq" / "card.yaml"
+    before = faq.read_bytes()
+    with pytest.raises(Refused, match="is closer to 'card-uses'"):
+        curator.accept(Proposal(Kind.ALTERNATE, "card-transport", "社保卡能干什么", 2))
+    assert faq.read_bytes() == before
+
+
 def test_accept_refuses_what_it_cannot_check_or_write(kb_copy: Path, engine: Engine) -> None:
     labelled = [LabelledSet("synthetic", (("社保卡有什么用?", "card-uses"),))]
     curator = Curator(kb_copy, labelled, engine)
