@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .curation import add_kb_commands
 from .engine import Dialogues, Engine, KnowledgeError, Reply, Session
 from .engine.check import errors, validate
 from .engine.knowledge import DEFAULT_DIR
@@ -177,7 +178,7 @@ def cmd_report(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
         return 2
     if not (data_dir / DB_FILE).is_file():
         print(f"note: no analytics recorded yet in {data_dir}", file=sys.stderr)
-    report = load_report(data_dir, period)
+    report = load_report(data_dir, period, args.knowledge)
     if args.html:
         from .report_html import MatplotlibMissing, write_html
 
@@ -220,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge base")
     check.add_argument("dir", nargs="?", default=None)
     check.set_defaults(func=cmd_kb_check)
+    add_kb_commands(kb_sub, common)  # suggest, accept, reject: bot/curation
     sub.add_parser("run", parents=[common], help="run the Telegram bot").set_defaults(func=cmd_run)
-    report = sub.add_parser("report", help="curators' report: unanswered, 👎, did-you-mean choices")
+    report = sub.add_parser("report", parents=[common], help="curators' report: unanswered, 👎, did-you-mean choices")
     when = report.add_mutually_exclusive_group()
     when.add_argument("--since", metavar="YYYY-MM-DD", type=dt.date.fromisoformat,
                       help="first day (UTC), included")

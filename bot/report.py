@@ -1,4 +1,5 @@
-"""The curators' report: unanswered questions grouped by similarity, 👎 by entry, "did you mean" choices."""
+"""The curators' report: unanswered questions grouped by similarity, 👎 by entry, "did you mean"
+choices, the curation proposals (bot/curation) and the share of questions answered per week."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import csv
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -17,11 +18,13 @@ from .analytics import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     NONE_OF_THESE,
+    SUGGESTED,
     SUGGESTION_CHOSEN,
     UNANSWERED,
     Event,
     read_events,
 )
+from .curation.proposals import Proposal
 from .engine.normalize import compact
 
 DEFAULT_DAYS = 7  # the period when none is given: the last week, today included
@@ -32,6 +35,9 @@ CLUSTER_THRESHOLD = 80.0
 EXAMPLES_PER_GROUP = 3  # other wordings shown under a group's most frequent one
 TEXT_ROW_LIMIT = 50  # rows per table in the terminal and HTML; --csv has them all
 UNANSWERED_KINDS = frozenset({UNANSWERED, NONE_OF_THESE})
+WEEKS_SHOWN = 12  # the weekly chart looks back this many weeks from the period's end
+# One event per question asked: its outcome. 都不是 and a did-you-mean choice follow a "suggested".
+QUESTION_KINDS = frozenset({ANSWERED, SUGGESTED, UNANSWERED})
 # A CSV cell starting with one of these is read as a formula by spreadsheets (=HYPERLINK(…),
 # +cmd…): such cells get a leading apostrophe, which shows the text as typed.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -120,6 +126,28 @@ class Day:
 
 
 @dataclass(frozen=True)
+class Week:
+    """Questions asked in one week (Monday to Sunday, UTC) and how many were answered."""
+
+    start: dt.date
+    questions: int  # answered, suggested or unanswered
+    answered: int  # answered directly
+    after_suggestion: int  # "did you mean" questions where the user picked a suggestion
+
+    @property
+    def share(self) -> float | None:
+        """Share answered directly; None for a week without questions."""
+        return self.answered / self.questions if self.questions else None
+
+    @property
+    def share_with_choices(self) -> float | None:
+        """Share answered directly or after a "did you mean" choice."""
+        if not self.questions:
+            return None
+        return min(1.0, (self.answered + self.after_suggestion) / self.questions)
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the report shows for one period."""
 
@@ -128,6 +156,11 @@ class Report:
     votes: list[EntryVotes] = field(default_factory=list)
     choices: list[Choice] = field(default_factory=list)
     days: list[Day] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+    weeks: list[Week] = field(default_factory=list)
+    note: str = ""  # why proposals are missing, when they are
+    data_dir: Path | None = None  # where the events were read (named in the kb accept lines)
+    knowledge: Path | None = None  # the knowledge folder proposals were made against, if not the default
 
 
 def group_similar(questions: Iterable[tuple[str, str | None]],
@@ -213,17 +246,61 @@ def count_days(events: Iterable[Event], period: Period) -> list[Day]:
                 sum(tally[d][k] for k in UNANSWERED_KINDS)) for d in period.days()]
 
 
-def build_report(events: Sequence[Event], period: Period) -> Report:
-    """The report over events already limited to the period."""
+def week_start(day: dt.date) -> dt.date:
+    """The Monday of a day's week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def count_weeks(events: Iterable[Event], period: Period, weeks: int = WEEKS_SHOWN) -> list[Week]:
+    """Per week, up to `weeks` weeks ending with the period's last: questions and answers.
+
+    Weeks before the first week with a question are left out (a new install has no history).
+    """
+    last = week_start(period.until)
+    starts = [last - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    tally: dict[dt.date, Counter[str]] = defaultdict(Counter)
+    for e in events:
+        tally[week_start(e.ts.date())][e.kind] += 1
+    rows = [Week(s, sum(tally[s][k] for k in QUESTION_KINDS), tally[s][ANSWERED],
+                 min(tally[s][SUGGESTION_CHOSEN], tally[s][SUGGESTED])) for s in starts]
+    first = next((i for i, w in enumerate(rows) if w.questions), len(rows))
+    in_period = (last - week_start(period.since)).days // 7 + 1
+    return rows[min(first, max(0, len(rows) - in_period)):]
+
+
+def build_report(events: Sequence[Event], period: Period, proposals: Sequence[Proposal] = (),
+                 weekly: Sequence[Event] | None = None, note: str = "") -> Report:
+    """The report over events already limited to the period; `weekly` are the events of the
+    weeks the weekly chart covers (default: the period's)."""
     unanswered = [(e.question, e.user_hash) for e in events
                   if e.kind in UNANSWERED_KINDS and e.question]
     return Report(period, group_similar(unanswered), rank_votes(events), count_choices(events),
-                  count_days(events, period))
+                  count_days(events, period), list(proposals),
+                  count_weeks(events if weekly is None else weekly, period), note)
 
 
-def load_report(data_dir: Path | str, period: Period) -> Report:
-    """Read the period's events from the store in `data_dir` and build the report."""
-    return build_report(read_events(data_dir, period.start, period.end), period)
+def load_report(data_dir: Path | str, period: Period, knowledge: Path | str | None = None,
+                proposals: bool = True) -> Report:
+    """Read the events from the store in `data_dir` and build the report, with the curation
+    proposals for the period against the knowledge base in `knowledge` (default knowledge/)."""
+    weeks_from = dt.datetime.combine(week_start(period.until) - dt.timedelta(weeks=WEEKS_SHOWN - 1),
+                                     dt.time(), tzinfo=dt.UTC)
+    everything = read_events(data_dir, min(period.start, weeks_from), period.end)
+    events = [e for e in everything if e.ts >= period.start]
+    found: list[Proposal] = []
+    note = ""
+    if proposals and events:
+        from .curation import engine_for, propose
+        from .curation.proposals import read_rejections
+        from .engine import KnowledgeError
+
+        try:
+            found = propose(events, engine_for(knowledge), read_rejections(data_dir))
+        except KnowledgeError as exc:
+            note = f"no proposals: {exc}"
+    report = build_report(events, period, found, everything, note)
+    return replace(report, data_dir=Path(data_dir).resolve(),
+                   knowledge=Path(knowledge).resolve() if knowledge else None)
 
 
 # ----- output -----
@@ -243,12 +320,22 @@ def tables(report: Report) -> list[tuple[str, str, list[str], list[list[object]]
         ("daily", "Questions per day",
          ["day", "answered", "answered after did-you-mean", "unanswered"],
          [[d.day.isoformat(), d.answered, d.after_suggestion, d.unanswered] for d in report.days]),
+        ("proposals", "Proposals 建议: python -m bot kb accept ID (alternates) / kb reject ID",
+         ["id", "kind", "entry", "count", "question", "other wordings"],
+         [[p.id, p.kind.value, p.entry or "", p.count, p.question, " | ".join(p.examples)]
+          for p in report.proposals]),
+        ("weekly", "Share of questions answered per week 每周解答率",
+         ["week of", "questions", "answered", "answered after did-you-mean", "share answered"],
+         [[w.start.isoformat(), w.questions, w.answered, w.after_suggestion,
+           "" if w.share is None else f"{w.share:.0%}"] for w in report.weeks]),
     ]
 
 
 def render_text(report: Report, limit: int = TEXT_ROW_LIMIT) -> str:
     """The report as terminal text, one table after another."""
     lines = [f"shebao-bot report {report.period}"]
+    if report.note:
+        lines.append(report.note)
     for _key, title, header, rows in tables(report):
         lines += ["", f"== {title} =="]
         if not rows:

@@ -1,4 +1,5 @@
-"""The curators' report as one self-contained HTML page, with a daily chart drawn by matplotlib."""
+"""The curators' report as one self-contained HTML page, with charts drawn by matplotlib: questions
+per day, and the share answered per week; the proposals each with the command that accepts it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from .curation.proposals import Kind
 from .report import TEXT_ROW_LIMIT, Report, tables
 
 INSTALL_HINT = (
@@ -34,7 +36,15 @@ table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; height: auto; } .muted { color: #777; }
+code.cmd { user-select: all; -webkit-user-select: all; background: #f4f4f4; padding: .1rem .35rem;
+           border-radius: 3px; white-space: nowrap; cursor: text; }
 """
+WEEKLY_SERIES = (  # (Week attribute, legend label, colour)
+    ("share", "answered directly", "#2e7d32"),
+    ("share_with_choices", "answered, with \"did you mean\" choices", "#f9a825"),
+)
+KIND_LABELS = {Kind.ALTERNATE: "alternate 新问法", Kind.NEW_ENTRY: "new entry 新条目",
+               Kind.REVIEW: "review 复查"}
 
 
 class MatplotlibMissing(RuntimeError):
@@ -58,6 +68,17 @@ def _cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in available), None)
 
 
+def _rc() -> tuple[dict[str, Any], bool]:
+    font = _cjk_font()
+    return ({"font.family": [font, "DejaVu Sans"]} if font else {}), font is not None
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def chart_png(report: Report) -> str:
     """The stacked daily chart as base64 PNG (matplotlib's object API: no global pyplot state)."""
     matplotlib = _matplotlib()
@@ -65,9 +86,8 @@ def chart_png(report: Report) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    font = _cjk_font()
-    rc = {"font.family": [font, "DejaVu Sans"]} if font else {}
-    title = "Questions per day (UTC)" + (" 每日提问" if font else "")
+    rc, chinese = _rc()
+    title = "Questions per day (UTC)" + (" 每日提问" if chinese else "")
     with matplotlib.rc_context(rc):
         fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI, layout="constrained")
         ax = fig.add_subplot()
@@ -84,9 +104,60 @@ def chart_png(report: Report) -> str:
         ax.set_title(title)
         fig.legend(loc="outside lower center", ncols=len(SERIES), frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+        return _png(fig)
+
+
+def weekly_png(report: Report) -> str:
+    """The share of questions answered per week, as a line chart in base64 PNG; a week
+    without questions is a gap in the line."""
+    matplotlib = _matplotlib()
+    from matplotlib import dates as mdates
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    rc, chinese = _rc()
+    title = "Share of questions answered per week (UTC)" + (" 每周解答率" if chinese else "")
+    with matplotlib.rc_context(rc):
+        fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI, layout="constrained")
+        ax = fig.add_subplot()
+        weeks = mdates.date2num([w.start for w in report.weeks])
+        for attr, label, colour in WEEKLY_SERIES:
+            values = [getattr(w, attr) for w in report.weeks]
+            shares = [float("nan") if v is None else 100 * v for v in values]
+            ax.plot(weeks, shares, marker="o", label=label, color=colour)
+        ax.set_ylim(0, 100)
+        ax.yaxis.set_major_formatter(PercentFormatter())
+        locator = mdates.AutoDateLocator(minticks=1, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.set_title(title)
+        fig.legend(loc="outside lower center", ncols=len(WEEKLY_SERIES), frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _png(fig)
+
+
+def _proposals(report: Report, limit: int) -> str:
+    """The proposals, each with the command to run: one click selects it for copying."""
+    if not report.proposals:
+        return '<p class="muted">(none)</p>'
+    rows = []
+    for p in report.proposals[:limit]:
+        examples = " | ".join(p.examples)
+        rows.append(
+            f"<tr><td>{html.escape(KIND_LABELS[p.kind])}</td><td>{html.escape(p.entry or '')}</td>"
+            f'<td class="n">{p.count}</td><td>{html.escape(p.question)}'
+            + (f'<br><span class="muted">{html.escape(examples)}</span>' if examples else "")
+            + f'</td><td><code class="cmd">{html.escape(p.command(report.data_dir, report.knowledge))}'
+            "</code></td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("kind", "entry", "count", "question", "command"))
+    more = (f'<p class="muted">… {len(report.proposals) - limit} more '
+            "(python -m bot kb suggest lists them all)</p>") if len(report.proposals) > limit else ""
+    hint = ('<p class="muted">An alternate is written only if the knowledge base still passes '
+            "<code>kb check</code>, the question is not closer to another entry, and accuracy on "
+            "the labelled questions does not drop. New entries and reviews are done by hand; "
+            "<code>kb reject ID</code> hides a proposal (a review returns only with new 👎).</p>")
+    return f"{hint}<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
 def _table(header: list[str], rows: list[list[object]], limit: int) -> str:
@@ -106,10 +177,17 @@ def _table(header: list[str], rows: list[list[object]], limit: int) -> str:
 
 def render_html(report: Report, limit: int = TEXT_ROW_LIMIT) -> str:
     """One page with inline CSS and the chart inline: nothing to fetch, opens offline."""
-    png = chart_png(report)
+    png, weekly = chart_png(report), weekly_png(report)
     title = f"shebao-bot report {report.period}"
-    sections = [f"<h2>{html.escape(t)}</h2>{_table(header, rows, limit)}"
-                for _key, t, header, rows in tables(report)]
+    sections = []
+    for key, heading, header, rows in tables(report):
+        body = _proposals(report, limit) if key == "proposals" else _table(header, rows, limit)
+        sections.append(f"<h2>{html.escape(heading)}</h2>{body}")
+        if key == "weekly":
+            sections.append(f'<img alt="share of questions answered per week" '
+                            f'src="data:image/png;base64,{weekly}">')
+    if report.note:
+        sections.insert(0, f'<p class="muted">{html.escape(report.note)}</p>')
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -20,9 +22,11 @@ from bot.analytics import (
     SUGGESTION_CHOSEN,
     UNANSWERED,
     Analytics,
+    Event,
 )
 from bot.cli import build_parser, main
-from bot.report import PeriodError, group_similar, load_report, period_from
+from bot.curation import Kind, proposal_id
+from bot.report import PeriodError, Week, count_weeks, group_similar, load_report, period_from
 
 DAY = dt.date(2025, 9, 1)
 PERIOD = ["--since", "2025-09-01", "--until", "2025-09-03"]
@@ -108,12 +112,16 @@ def test_csv_parses(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
             tables[name] = []
         else:
             tables[name].append(row)
-    assert set(tables) == {"unanswered", "downvotes", "did_you_mean", "daily"}
+    assert set(tables) == {"unanswered", "downvotes", "did_you_mean", "daily", "proposals", "weekly"}
     assert tables["downvotes"][0] == ["entry", "down", "up"]
     assert tables["downvotes"][1] == ["sharing-how", "3", "1"]
     assert tables["unanswered"][1][0] == "5"
     assert tables["did_you_mean"][1] == ["3", "家里人能用吗", "sharing-how"]
     assert [r[0] for r in tables["daily"][1:]] == ["2025-09-01", "2025-09-02", "2025-09-03"]
+    assert tables["proposals"][0] == ["id", "kind", "entry", "count", "question", "other wordings"]
+    review = proposal_id(Kind.REVIEW, "sharing-how", "")
+    assert [review, "review", "sharing-how", "3"] in [row[:4] for row in tables["proposals"][1:]]
+    assert tables["weekly"][-1] == ["2025-09-01", "13", "5", "1", "38%"]
 
 
 def test_html_is_self_contained(data_dir: Path, tmp_path: Path) -> None:
@@ -126,6 +134,42 @@ def test_html_is_self_contained(data_dir: Path, tmp_path: Path) -> None:
     assert "<style>" in text and "社保卡丢了" in text and "sharing-how" in text
     assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing fetched from elsewhere
     assert "<script" not in text
+
+
+async def test_html_lists_proposals_with_their_command_and_the_weekly_share(
+        tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    store = Analytics.open(tmp_path)
+    await store.record(SUGGESTED, score=0.5, question="社保卡", at=_at(0))
+    await store.record(SUGGESTION_CHOSEN, chosen_entry_id="card-uses", question="社保卡", at=_at(0))
+    await store.record(ANSWERED, entry_id="card-uses", question="社保卡有什么用", at=_at(1))
+    await store.close()
+    page = tmp_path / "report.html"
+    assert main(["report", *PERIOD, "--html", str(page), "--data-dir", str(tmp_path)]) == 0
+    text = page.read_text(encoding="utf-8")
+    accept = f"python -m bot kb accept {proposal_id(Kind.ALTERNATE, 'card-uses', '社保卡')}"
+    command = html.escape(f"{accept} --data-dir {shlex.quote(str(tmp_path.resolve()))}")
+    assert f'<code class="cmd">{command}</code>' in text  # one click selects it for copying
+    assert "user-select: all" in text
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', text)) == 2  # daily, weekly
+    assert "answered per week" in text
+
+
+def test_weekly_share_answered() -> None:
+    period = period_from(DAY, DAY + dt.timedelta(days=9), None)  # Monday 1st to Wednesday 10th
+    events = [
+        Event(_at(-14), UNANSWERED, None, None, None, None, None, "q"),  # two weeks before
+        *[Event(_at(0), ANSWERED, "card-uses", None, 0.9, None, None, "q")] * 3,
+        Event(_at(1), SUGGESTED, None, None, 0.4, None, None, "q"),
+        *[Event(_at(1), SUGGESTION_CHOSEN, None, "card-uses", None, None, None, "q")] * 2,  # capped
+        Event(_at(7), UNANSWERED, None, None, None, None, None, "q"),
+    ]
+    weeks = count_weeks(events, period)
+    assert weeks == [Week(dt.date(2025, 8, 18), 1, 0, 0), Week(dt.date(2025, 8, 25), 0, 0, 0),
+                     Week(DAY, 4, 3, 1), Week(dt.date(2025, 9, 8), 1, 0, 0)]
+    assert [w.share for w in weeks] == [0.0, None, 0.75, 0.0]
+    assert weeks[2].share_with_choices == 1.0
+    assert count_weeks([], period) == [Week(DAY, 0, 0, 0), Week(dt.date(2025, 9, 8), 0, 0, 0)]
 
 
 def test_html_without_matplotlib(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
