@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -23,16 +24,20 @@ import pytest
 from bot import analytics as analytics_module
 from bot.analytics import Analytics
 from bot.engine import Engine
+from bot.settings import Settings, SettingsError
 from bot.telegram import webserver
 from bot.telegram.health import DEGRADED, OK, Health
 from bot.telegram.webserver import SECRET_HEADER, LogThrottle, Webhook, WebServer
+from tests.fakes.bot_api import FakeBotApi
 
-from .conftest import STEP_TIMEOUT, wait_until
+from .conftest import STEP_TIMEOUT, Person, wait_until
+from .ops_helpers import free_port, serving
 
 SECRET = "s3cret-Token_for-tests"
 HEALTH_TOKEN = "health-token-0123456789abcdef"
 UPDATE = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "hi",
                                       "chat": {"id": 1, "type": "private"}}}
+QUESTION = "社保卡能坐地铁吗"
 STALLED = 200  # stalled connections opened by the tests: enough to show the cap, bounded
 TIMEOUT = aiohttp.ClientTimeout(total=STEP_TIMEOUT)
 
@@ -293,3 +298,52 @@ def test_note_problem_degrades_until_cleared(engine: Engine) -> None:
     assert report["problems"] == {"state": "telegram-state.pickle was damaged; set aside"}
     health.note_problem("state", None)
     assert health.status() == OK
+
+
+# ----- through the bot as `python -m bot run` serves it -----
+
+
+async def test_the_running_bot_survives_stalled_connections_and_keeps_healthz_private(
+        api: FakeBotApi, settings: Settings, engine: Engine, person: Person,
+        tmp_path: Path) -> None:
+    """Webhook mode, as deployed (ops.serve): 200 stalled connections against a cap of 50 and a
+    person still gets an answer; /healthz is bare to a forwarded request, whole with the token;
+    failing analytics writes show as degraded."""
+    webhook = dataclasses.replace(settings, webhook_url="https://bot.example.org/telegram",
+                                  webhook_secret=SECRET, webhook_listen="127.0.0.1",
+                                  webhook_port=free_port(), health_token=HEALTH_TOKEN)
+    store = Analytics.open(tmp_path / "analytics")
+    async with serving(webhook, engine, analytics=store) as app:
+        assert app.ops.web is not None and app.ops.web.port is not None
+        port = app.ops.web.port
+        app.ops.web.max_connections = 50
+        stalled = await stall(port, STALLED)
+        try:
+            await api.send_text(person.chat, person.user, QUESTION)
+            status, _ = await http(port, "POST", "/telegram", headers={SECRET_HEADER: SECRET},
+                                   data=json.dumps(api.injected_updates[-1]).encode())
+            assert status == 200
+            await wait_until(lambda: person.sent(), "the answer", api)
+            assert person.sent()[0]["text"] == engine.answer(QUESTION).text
+        finally:
+            close_all(stalled)
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        _, public = await http(port, "GET", "/healthz", headers=forwarded)
+        assert json.loads(public) == {"status": OK}
+        store.failure = "writes failing: OperationalError: database or disk is full"
+        _, whole = await http(port, "GET", "/healthz",
+                              headers={**forwarded, "Authorization": f"Bearer {HEALTH_TOKEN}"})
+        report = json.loads(whole)
+        assert report["status"] == DEGRADED and "disk is full" in report["problems"]["analytics"]
+        assert report["counters"]["connections_evicted"] >= STALLED - 50
+
+
+def test_health_token_setting() -> None:
+    """HEALTH_TOKEN is read, checked (16+ safe characters) and counted among the log's secrets."""
+    base = {"TELEGRAM_BOT_TOKEN": "1:abc"}
+    settings = Settings.from_env({**base, "HEALTH_TOKEN": HEALTH_TOKEN}, env_file=None)
+    assert settings.health_token == HEALTH_TOKEN and HEALTH_TOKEN in settings.secrets
+    assert Settings.from_env(base, env_file=None).health_token is None
+    for bad in ("short", "has space in the token", "秘密" * 10):
+        with pytest.raises(SettingsError, match="HEALTH_TOKEN"):
+            Settings.from_env({**base, "HEALTH_TOKEN": bad}, env_file=None)
