@@ -31,6 +31,7 @@ from telegram.ext import (
 from ..analytics import Analytics, AnalyticsFeedbackSink
 from ..engine import Engine, KnowledgeError
 from ..logsafe import install as install_log_safety
+from ..logsafe import mask_tokens
 from ..settings import Settings, SettingsError
 from . import groups, texts
 from .dialogue import BindDialogue
@@ -198,6 +199,7 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         run_until_signalled(app)
     except (TelegramError, OSError, ValueError) as exc:  # bad token, Telegram unreachable, port taken
         logger.critical("could not start: %s", exc, exc_info=not isinstance(exc, TelegramError))
-        print(texts.STARTUP_FAILED.format(problem=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+        problem = mask_tokens(f"{type(exc).__name__}: {exc}")  # "The token `…` was rejected"
+        print(texts.STARTUP_FAILED.format(problem=problem), file=sys.stderr)
         return EXIT_STARTUP_FAILED
     return EXIT_OK
