@@ -55,6 +55,7 @@ _OTHER = {"\u3000": " ", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": 
           "\u2014": "-", "\u2212": "-", "\ufe63": "-"}
 _FULL_WIDTH_ASCII = range(0xFF01, 0xFF5F)  # ！ to ～: ASCII plus 0xFEE0
 _FULL_WIDTH_OFFSET = 0xFEE0
+MAX_CACHED_CHARS = 20_000  # characters whose normal form is remembered
 PAREN = ")"  # "(138)0013-8000": a closing parenthesis goes with any other separator
 
 # Digit groups joined by one or two spaces or a tab, by a newline, by a dash, dot, low line,
@@ -102,7 +103,8 @@ class _Normaliser(dict[int, str | None]):
             value = chr(code - _FULL_WIDTH_OFFSET)
         else:
             value = _OTHER.get(char, char)
-        self[code] = value
+        if len(self) < MAX_CACHED_CHARS:  # bounded: text may hold any of a million code points
+            self[code] = value
         return value
 
 
