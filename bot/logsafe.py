@@ -21,8 +21,8 @@ TOKEN_RE = re.compile(r"(?<![0-9])(\d{6,12}):[A-Za-z0-9_-]{30,}")
 TOKEN_MASK = r"\1:[token hidden]"
 SECRET_MASK = "[secret hidden]"
 MIN_SECRET_CHARS = 8  # shorter configured secrets are not masked by value (too many false hits)
-MAX_MESSAGE_CHARS = 16_000
-CLEANED = "_logsafe_cleaned"  # set on a record once it has been cleaned  # a longer message is cut, and says how much was left out
+MAX_MESSAGE_CHARS = 16_000  # a longer message is cut, and says how much was left out
+CUT_NOTE_CHARS = 64  # room for that note
 
 
 def mask_tokens(text: str) -> str:
@@ -43,21 +43,24 @@ class SafeLogFilter(logging.Filter):
         self.secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_CHARS)
 
     def clean(self, text: str) -> str:
-        """`text` without secrets, tokens or sensitive numbers."""
+        """`text` without tokens, secrets or sensitive numbers."""
+        text = mask_tokens(text)  # first: a token is masked as a token whatever else is set
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, SECRET_MASK)
-        return redact(mask_tokens(text))
+        return redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message, traceback and stack in their cleaned form; keep the record."""
-        if getattr(record, CLEANED, False):  # already cleaned by another handler's filter
-            return True
+        """Rewrite the record's message, traceback and stack in their cleaned form; keep the record.
+
+        A record another handler's filter cleaned is cleaned again: that filter may not know the
+        same secrets (cleaning is idempotent).
+        """
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself
             return True
-        if len(message) > MAX_MESSAGE_CHARS:
+        if len(message) > MAX_MESSAGE_CHARS + CUT_NOTE_CHARS:  # not cut again by another filter
             left_out = len(message) - MAX_MESSAGE_CHARS
             message = f"{message[:MAX_MESSAGE_CHARS]}… [{left_out} more characters left out]"
         record.msg, record.args = self.clean(message), ()
@@ -67,7 +70,6 @@ class SafeLogFilter(logging.Filter):
             record.exc_text = self.clean(record.exc_text)
         if record.stack_info:
             record.stack_info = self.clean(record.stack_info)
-        setattr(record, CLEANED, True)  # noqa: B010 - not a LogRecord field
         return True
 
 

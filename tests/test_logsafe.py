@@ -76,6 +76,28 @@ def test_configured_secrets_and_sensitive_numbers_are_hidden() -> None:
     assert "short" in text
 
 
+def test_each_handlers_filter_applies_its_own_secrets() -> None:
+    """A record cleaned by one handler's filter (other secrets) is cleaned again by the next one,
+    and an overlong message is not cut twice."""
+    logger = logging.getLogger("test.logsafe.two")
+    logger.propagate = False
+    first_out, second_out = io.StringIO(), io.StringIO()
+    first, second = logging.StreamHandler(first_out), logging.StreamHandler(second_out)
+    first.addFilter(SafeLogFilter(["another-secret-value"]))
+    second.addFilter(SafeLogFilter([WEBHOOK_SECRET]))
+    logger.addHandler(first)
+    logger.addHandler(second)
+    try:
+        logger.warning("secret %s and token %s", WEBHOOK_SECRET, REAL_SHAPED)
+        logger.warning("%s", "x" * (MAX_MESSAGE_CHARS + 500))
+    finally:
+        logger.removeHandler(first)
+        logger.removeHandler(second)
+    second_text = second_out.getvalue()
+    assert WEBHOOK_SECRET not in second_text and "7012345678:[token hidden]" in second_text
+    assert second_text.count("more characters left out") == 1
+
+
 def test_an_overlong_message_is_cut() -> None:
     """A message longer than MAX_MESSAGE_CHARS is cut, saying how much was left out."""
     log = logging.getLogger("test.logsafe")
