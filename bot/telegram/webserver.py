@@ -163,6 +163,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self._refused_log = LogThrottle()
+        self._evicted_log = LogThrottle()
         self.port: int | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -184,6 +185,11 @@ class WebServer:
                 self._evicted.add(oldest_idle)
                 oldest_idle.force_close()
                 self.health.counters.connections_evicted += 1
+                held = self._evicted_log.allow()
+                if held is not None:
+                    logger.warning("HTTP server: %d connections open, the most allowed; closed the "
+                                   "oldest idle or stalled one to make room (%d more since the last "
+                                   "such line)", self.max_connections, held)
                 return server()
             self.health.counters.connections_refused += 1
             held = self._refused_log.allow()

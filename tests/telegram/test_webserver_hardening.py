@@ -104,9 +104,11 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
     return True
 
 
-async def test_stalled_connections_do_not_take_the_port_down(engine: Engine) -> None:
+async def test_stalled_connections_do_not_take_the_port_down(
+        engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
     """200 connections stalled in their request head, with room for 50: /healthz still answers
-    and an update still gets through; the server never holds more than its limit."""
+    and an update still gets through; the server never holds more than its limit; one log line."""
+    caplog.set_level(logging.WARNING, logger="bot.telegram.webserver")
     async with server(engine, max_connections=50, idle_timeout=60.0) as (web_server, health, app):
         assert web_server.port is not None
         stalled = await stall(web_server.port, STALLED)
@@ -122,6 +124,7 @@ async def test_stalled_connections_do_not_take_the_port_down(engine: Engine) -> 
             assert health.counters.connections_refused == 0
         finally:
             close_all(stalled)
+    assert len([r for r in caplog.records if "to make room" in r.getMessage()]) == 1
 
 
 async def test_stalled_connections_are_timed_out(engine: Engine) -> None:
