@@ -29,7 +29,7 @@ LATENCY_WINDOW = 1000  # latencies of the last this many updates give the p50/p9
 # A refused reload's problems are shown in full only to local requests; token holders read this.
 PUBLIC_RELOAD_ERROR = "reload failed"
 FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")  # set by reverse proxies
-BEARER = "Bearer "
+BEARER = "bearer"  # the Authorization scheme, compared without case
 # The folders of an absolute path ("/srv/bot/knowledge/faq/x.yaml" → "x.yaml"); not in URLs.
 _ABSOLUTE_DIRS = re.compile(r"(?<![\w.:/~-])/(?:[^\s/:'\"]+/)+")
 
@@ -86,11 +86,11 @@ def has_token(request: web.Request, token: str | None) -> bool:
     """Whether the request carries `token` as "Authorization: Bearer <token>" (never without one)."""
     if not token:
         return False
-    given = request.headers.get("Authorization", "")
-    if not given.startswith(BEARER):
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != BEARER:
         return False
     # A header that is not ASCII is kept by aiohttp as surrogate escapes: compare bytes.
-    return hmac.compare_digest(given[len(BEARER):].encode("utf-8", "surrogateescape"),
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"),
                                token.encode("utf-8"))
 
 

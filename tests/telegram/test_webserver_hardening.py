@@ -236,7 +236,7 @@ async def test_healthz_details_only_here_or_with_the_token(engine: Engine) -> No
             _, body = await http(port, "GET", "/healthz", headers={**forwarded, "Authorization": wrong})
             assert json.loads(body) == {"status": OK}
         _, token = await http(port, "GET", "/healthz",
-                              headers={**forwarded, "Authorization": f"Bearer {HEALTH_TOKEN}"})
+                              headers={**forwarded, "Authorization": f"bearer {HEALTH_TOKEN}"})
         report = json.loads(token)
         assert report["counters"]["updates"] == 0 and report["knowledge"]["digest"] == engine.kb.digest
         response = await raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
