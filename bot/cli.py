@@ -6,9 +6,9 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import TextIO
 
 from .engine import Dialogues, Engine, KnowledgeError, Reply, Session
 from .engine.check import errors, validate
@@ -100,57 +100,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-MAX_LINE_BYTES = 1 << 20  # match --jsonl reads this much of a line; the rest of it is skipped
-_LINE_SEPARATORS = {"\u2028": "\\u2028", "\u2029": "\\u2029"}  # JSON allows them raw; JS does not
-
-
-def _input_lines(stdin: IO[Any]) -> Iterator[str]:
-    """Lines of `stdin` as text, whatever the locale: bytes are decoded as UTF-8 with invalid
-    sequences replaced by U+FFFD (never an error, never echoed back); each line is cut at
-    MAX_LINE_BYTES."""
-    source = getattr(stdin, "buffer", stdin)
-    while True:
-        line = source.readline(MAX_LINE_BYTES)
-        if not line:
-            return
-        ending = b"\n" if isinstance(line, bytes) else "\n"
-        if not line.endswith(ending):  # cut: skip the rest of this line
-            while (rest := source.readline(MAX_LINE_BYTES)) and not rest.endswith(ending):
-                pass
-        if isinstance(line, bytes):
-            yield line.decode("utf-8", errors="replace")
-        else:  # a text stream given by a caller: no lone surrogates either
-            yield line.encode("utf-8", errors="replace").decode("utf-8")
-
-
-def json_line(obj: object) -> str:
-    """One JSON Lines record: UTF-8 text as is, but U+2028/U+2029 escaped, and a newline."""
-    text = json.dumps(obj, ensure_ascii=False)
-    for char, escaped in _LINE_SEPARATORS.items():
-        text = text.replace(char, escaped)
-    return text + "\n"
-
-
-def cmd_match(args: argparse.Namespace, stdin: IO[Any] = sys.stdin, stdout: IO[Any] = sys.stdout) -> int:
-    """Match questions read one per line, writing one JSON object per line (UTF-8) as it goes."""
+def cmd_match(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    """Match questions read one per line, writing one JSON object per line as it goes."""
     from .analytics import MAX_QUESTION_CHARS
+    from .jsonl import input_lines, write_line
 
     engine = _engine(args)
-    sink = getattr(stdout, "buffer", None)  # bytes out: JSON Lines are UTF-8 whatever the locale
-    for line in _input_lines(stdin):
-        query = line.rstrip("\r\n")
+    for line in input_lines(stdin):  # bytes decoded with errors replaced, whatever the locale
+        query = line.rstrip("\r\n")[:MAX_QUESTION_CHARS]  # matched as the Telegram layer cuts it
         if not query.strip():
             continue
-        reply = engine.answer(query[:MAX_QUESTION_CHARS])  # as the Telegram layer cuts it
+        reply = engine.answer(query)
         out = {"query": query, "id": reply.entry_id if reply.kind in ("answer", "case") else None,
                "score": round(reply.score, 4), "suggestions": list(reply.suggestions)}
-        if sink is not None:
-            stdout.flush()
-            sink.write(json_line(out).encode("utf-8"))
-            sink.flush()
-        else:
-            stdout.write(json_line(out))
-            stdout.flush()
+        write_line(stdout, out)
     return 0
 
 

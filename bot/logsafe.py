@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from .engine.sensitive import redact
+from .engine.sensitive import RedactingFilter, redact
 
 # A Bot API token: the bot's numeric id, a colon and 35 characters (30 or more accepted here).
 # The id is kept (it is public: the bot's user id); the secret part is masked.
@@ -30,7 +30,7 @@ def mask_tokens(text: str) -> str:
     return TOKEN_RE.sub(TOKEN_MASK, text)
 
 
-class SafeLogFilter(logging.Filter):
+class SafeLogFilter(RedactingFilter):
     """Masks bot tokens and the configured secrets, redacts sensitive numbers, bounds the length."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from bot import jsonl
 from bot.analytics import MAX_QUESTION_CHARS
-from bot.cli import build_parser, cmd_ask, cmd_match, json_line
+from bot.cli import build_parser, cmd_ask, cmd_match
 from bot.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,19 +51,19 @@ def test_ask_matches_at_most_what_telegram_would(engine: Engine, answered: list[
     assert json.loads(capsys.readouterr().out)["id"] is not None
 
 
-def test_match_cuts_long_lines_but_echoes_them(engine: Engine, answered: list[str]) -> None:
-    """The matcher sees at most MAX_QUESTION_CHARS; the query echoed is the line read."""
+def test_match_cuts_long_lines(engine: Engine, answered: list[str]) -> None:
+    """The matcher sees at most MAX_QUESTION_CHARS; the query echoed is what was matched."""
     args = build_parser().parse_args(["match", "--jsonl"])
     stdout = io.StringIO()
     assert cmd_match(args, io.StringIO(LONG_LINE + "\n社保卡有啥用\n"), stdout) == 0
     rows = [json.loads(line) for line in stdout.getvalue().splitlines()]
     assert [len(t) for t in answered] == [MAX_QUESTION_CHARS, len("社保卡有啥用")]
-    assert rows[0]["query"] == LONG_LINE and rows[1]["id"] == "card-uses"
+    assert rows[0]["query"] == LONG_LINE[:MAX_QUESTION_CHARS] and rows[1]["id"] == "card-uses"
 
 
 def test_json_line_escapes_line_separators() -> None:
     """ensure_ascii=False keeps Chinese readable; U+2028/U+2029 are escaped all the same."""
-    line = json_line({"q": "社保\u2028卡\u2029"})
+    line = jsonl.json_line({"q": "社保\u2028卡\u2029"})
     assert line == '{"q": "社保\\u2028卡\\u2029"}\n'
     assert json.loads(line) == {"q": "社保\u2028卡\u2029"}
 
@@ -93,9 +94,7 @@ def test_match_jsonl_survives_bad_bytes_in_any_locale(env: dict[str, str]) -> No
 def test_match_skips_the_rest_of_a_line_longer_than_the_limit(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """A line longer than MAX_LINE_BYTES is read up to the limit; the next line is the next query."""
-    import bot.cli
-
-    monkeypatch.setattr(bot.cli, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 64)
     stdin = io.TextIOWrapper(io.BytesIO(("问" * 100 + "\n社保卡有啥用\n").encode()), encoding="utf-8")
     stdout = io.StringIO()
     args = build_parser().parse_args(["match", "--jsonl"])

@@ -13,6 +13,7 @@ import functools
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stdnum import luhn
@@ -314,8 +315,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_log_redaction(logger: logging.Logger | None = None) -> None:
-    """Add a RedactingFilter to every handler of `logger` (the root logger by default), once."""
-    for handler in (logger or logging.getLogger()).handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+def install_log_redaction(logger: logging.Logger | None = None,
+                          secrets: Iterable[str | None] = ()) -> None:
+    """Put one bot.logsafe.SafeLogFilter (a RedactingFilter that also masks bot tokens and these
+    `secrets`) on every handler of `logger` (the root logger by default)."""
+    from ..logsafe import install  # bot.logsafe builds on this module
+
+    install(secrets, logger)

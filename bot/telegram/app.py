@@ -30,8 +30,7 @@ from telegram.ext import (
 
 from ..analytics import Analytics, AnalyticsFeedbackSink
 from ..engine import Engine, KnowledgeError
-from ..logsafe import install as install_log_safety
-from ..logsafe import mask_tokens
+from ..engine.sensitive import install_log_redaction
 from ..settings import Settings, SettingsError
 from . import groups, texts
 from .dialogue import BindDialogue
@@ -78,7 +77,7 @@ def build_application(
     With `analytics`, questions, "did you mean" choices and feedback are recorded in it (and it
     is closed on shutdown); `feedback` overrides where 👍/👎/都不是 go.
     """
-    install_log_safety(settings.secrets)
+    install_log_redaction(secrets=settings.secrets)
     if not settings.telegram_bot_token:
         raise ValueError("build_application needs settings.telegram_bot_token")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +169,7 @@ def configure_logging(level: str, secrets: tuple[str | None, ...] = ()) -> None:
     logging.basicConfig(format=LOG_FORMAT, level=level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    install_log_safety(secrets)
+    install_log_redaction(secrets=secrets)
 
 
 def run(knowledge_dir: Path | str | None = None) -> int:
@@ -199,7 +198,9 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         run_until_signalled(app)
     except (TelegramError, OSError, ValueError) as exc:  # bad token, Telegram unreachable, port taken
         logger.critical("could not start: %s", exc, exc_info=not isinstance(exc, TelegramError))
-        problem = mask_tokens(f"{type(exc).__name__}: {exc}")  # "The token `…` was rejected"
+        from ..logsafe import mask_tokens  # "The token `…` was rejected" goes to stderr too
+
+        problem = mask_tokens(f"{type(exc).__name__}: {exc}")
         print(texts.STARTUP_FAILED.format(problem=problem), file=sys.stderr)
         return EXIT_STARTUP_FAILED
     return EXIT_OK
