@@ -26,6 +26,9 @@ SCHEMA_VERSION = 1
 # Longer texts are cut: before matching (the Telegram layer) and when stored. No real question
 # needs more; storage stays bounded.
 MAX_QUESTION_CHARS = 500
+# Redaction looks at this much of a question (a number cut in two at MAX_QUESTION_CHARS is still
+# seen whole), so a huge question costs no more than a long one.
+REDACT_WINDOW_CHARS = 4 * MAX_QUESTION_CHARS
 MAX_PENDING = 10_000  # record() waits when this many events are queued but not yet written
 BATCH_MAX = 500  # events written in one transaction
 BUSY_TIMEOUT_S = 10.0  # how long a write waits for another process's lock (e.g. a report)
@@ -131,6 +134,10 @@ class Analytics:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        # Why events are being lost (a write failing after its retries, e.g. disk full; the
+        # queue full), None once a write succeeds again; /healthz reports it as degraded.
+        self.failure: str | None = None
+        self.dropped = 0  # events lost since start
 
     @classmethod
     def open(cls, data_dir: Path | str) -> Analytics:
@@ -161,7 +168,7 @@ class Analytics:
             raise RuntimeError("the analytics store is closed")
         if chat_type is not None and chat_type not in CHAT_TYPES:
             chat_type = OTHER_CHAT
-        text = redact(question)[:MAX_QUESTION_CHARS].strip() or None
+        text = redact(question[:REDACT_WINDOW_CHARS])[:MAX_QUESTION_CHARS].strip() or None
         moment = at or dt.datetime.now(dt.UTC)
         return (format_ts(moment), kind, entry_id, chosen_entry_id,
                 None if score is None else float(score), chat_type, self.anonymise(user_id), text)
@@ -200,6 +207,8 @@ class Analytics:
             self._ensure_writer().put_nowait(row)
         except asyncio.QueueFull:
             logger.error("analytics queue full (%d events): dropped one %s event", MAX_PENDING, kind)
+            self.dropped += 1
+            self.failure = f"queue full ({MAX_PENDING} events waiting)"
 
     async def flush(self) -> None:
         """Wait until every event queued so far is written."""
@@ -247,11 +256,14 @@ class Analytics:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 await loop.run_in_executor(self._executor, self._insert, batch)
+                self.failure = None
                 return
             except sqlite3.Error as exc:
                 if attempt == WRITE_ATTEMPTS:
                     logger.error("analytics: %d event(s) dropped after %d attempts: %s",
                                  len(batch), attempt, exc)
+                    self.dropped += len(batch)
+                    self.failure = f"writes failing: {type(exc).__name__}: {exc}"
                     return
                 logger.warning("analytics write failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

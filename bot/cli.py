@@ -88,8 +88,10 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Print the answer to one question (or a JSON object with --json)."""
+    from .analytics import MAX_QUESTION_CHARS
+
     engine = _engine(args)
-    reply = engine.answer(args.question)
+    reply = engine.answer(args.question[:MAX_QUESTION_CHARS])  # as the Telegram layer cuts it
     if args.json:
         out = {"id": reply.entry_id, "score": round(reply.score, 4), "text": reply.text,
                "suggestions": list(reply.suggestions)}
@@ -101,16 +103,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Match questions read one per line, writing one JSON object per line as it goes."""
+    from .analytics import MAX_QUESTION_CHARS
+    from .jsonl import input_lines, write_line
+
     engine = _engine(args)
-    for line in stdin:
-        query = line.rstrip("\n")
+    for line in input_lines(stdin):  # bytes decoded with errors replaced, whatever the locale
+        query = line.rstrip("\r\n")[:MAX_QUESTION_CHARS]  # matched as the Telegram layer cuts it
         if not query.strip():
             continue
         reply = engine.answer(query)
         out = {"query": query, "id": reply.entry_id if reply.kind in ("answer", "case") else None,
                "score": round(reply.score, 4), "suggestions": list(reply.suggestions)}
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-        stdout.flush()
+        write_line(stdout, out)
     return 0
 
 

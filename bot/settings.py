@@ -20,6 +20,7 @@ DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_WEBHOOK_LISTEN = "0.0.0.0"  # noqa: S104 - a webhook must listen beyond localhost
 DEFAULT_WEBHOOK_PORT = 8443
 WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+HEALTH_TOKEN_RE = re.compile(r"[A-Za-z0-9_.~-]{16,256}")  # HEALTH_TOKEN: long enough not to guess
 WEBHOOK_SCHEMES = ("https", "http")  # Telegram itself only posts to https; http is for tests
 DEFAULT_GROUP_COOLDOWN = 10 * 60.0  # seconds before a group is auto-answered the same entry again
 DEFAULT_SEND_RATE = 30.0  # messages per second the bot sends at most: Telegram's limit per bot
@@ -88,6 +89,13 @@ def _secret(env: Mapping[str, str | None], name: str) -> str | None:
     return secret
 
 
+def _health_token(env: Mapping[str, str | None], name: str) -> str | None:
+    token = _text(env, name)
+    if token is not None and not HEALTH_TOKEN_RE.fullmatch(token):
+        raise SettingsError(f"{name} must be 16-256 characters from A-Z, a-z, 0-9, _ . ~ and -")
+    return token
+
+
 def _path(env: Mapping[str, str | None], name: str) -> str | None:
     path = _text(env, name)
     if path is not None and not path.startswith("/"):
@@ -129,6 +137,9 @@ class Settings:
     webhook_port: int = DEFAULT_WEBHOOK_PORT
     webhook_path: str | None = None  # default: the path of webhook_url (see webhook_route)
     health_port: int | None = None
+    # Lets a request from elsewhere read the details on /healthz (Authorization: Bearer <token>);
+    # without it only requests from this machine see more than {"status": ...}.
+    health_token: str | None = None
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     group_cooldown: float = DEFAULT_GROUP_COOLDOWN
     # Not read from the environment: the bot stays within Telegram's limit; tests and the
@@ -161,6 +172,7 @@ class Settings:
             webhook_port=_port(env, "WEBHOOK_PORT", DEFAULT_WEBHOOK_PORT) or DEFAULT_WEBHOOK_PORT,
             webhook_path=_path(env, "WEBHOOK_PATH"),
             health_port=_port(env, "HEALTH_PORT", None),
+            health_token=_health_token(env, "HEALTH_TOKEN"),
             admin_ids=_ids(env, "ADMIN_IDS"),
             group_cooldown=_number(env, "GROUP_COOLDOWN", DEFAULT_GROUP_COOLDOWN, zero_ok=True),
         )
@@ -171,6 +183,11 @@ class Settings:
         if self.webhook_path:
             return self.webhook_path
         return (urlsplit(self.webhook_url).path if self.webhook_url else "") or "/"
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """The values the log must never show: the bot token, the webhook secret, the health token."""
+        return (self.telegram_bot_token, self.webhook_secret, self.health_token)
 
     @property
     def persistence_path(self) -> Path:

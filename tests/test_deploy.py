@@ -24,7 +24,7 @@ DEPLOY = ROOT / "deploy"
 SETTING_NAME = re.compile(r"""\b_\w+\(env, "([A-Z_]+)\"""")
 DOCUMENTED = {"TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL", "BOT_DATA_DIR",
               "LOG_LEVEL", "DIALOGUE_TIMEOUT", "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_LISTEN",
-              "WEBHOOK_PORT", "HEALTH_PORT", "ADMIN_IDS", "GROUP_COOLDOWN"}
+              "WEBHOOK_PORT", "HEALTH_PORT", "ADMIN_IDS", "GROUP_COOLDOWN", "HEALTH_TOKEN"}
 RUN_CMD = ["python", "-m", "bot", "run", "--knowledge", "/app/knowledge"]
 
 
@@ -183,6 +183,64 @@ def test_systemd_unit_hardening() -> None:
     data_dir = next(v.split("=", 1)[1] for v in service["Environment"] if v.startswith("BOT_DATA_DIR="))
     assert data_dir in one["ReadWritePaths"].split()
     assert "WantedBy" in unit()["Install"]
+
+
+def test_systemd_unit_limits_system_calls_proc_users_and_files() -> None:
+    """A system call allow-list, /proc hiding, a private user namespace, and enough file
+    descriptors that the webhook's connection cap (half the soft limit, at most 512) holds."""
+    from bot.telegram.webserver import FD_SHARE, MAX_CONNECTIONS
+
+    service = unit()["Service"]
+    one = {key: values[-1] for key, values in service.items()}
+    filters = " ".join(service["SystemCallFilter"]).split()
+    assert "@system-service" in filters and "~@privileged" in filters
+    assert one["SystemCallErrorNumber"] == "EPERM"  # a call outside the list fails, not a kill
+    assert one["ProtectProc"] == "invisible" and one["PrivateUsers"] == "yes"
+    assert int(one["LimitNOFILE"]) * FD_SHARE >= MAX_CONNECTIONS * 4
+
+
+# ----- constraints -----
+
+def constraints() -> dict[str, str]:
+    """deploy/constraints.txt as canonical name → pinned version."""
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (DEPLOY / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep, f"not pinned: {line!r}"
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def test_constraints_pin_every_runtime_dependency_within_its_range() -> None:
+    """Each [project] dependency is pinned to a version its specifier allows; no test tools."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = constraints()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in deploy/constraints.txt (run freeze_constraints.py)"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
+    assert not {"pytest", "ruff", "mypy"} & set(pins)
+    assert "pip install -c deploy/constraints.txt" in (DEPLOY / "README.md").read_text(encoding="utf-8")
+
+
+def test_aiohttp_floor_excludes_request_smuggling_releases() -> None:
+    """aiohttp before 3.12.14 has request-smuggling advisories: the floor excludes them."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (aiohttp,) = [Requirement(r) for r in project["dependencies"] if r.startswith("aiohttp")]
+    assert not aiohttp.specifier.contains("3.12.13") and aiohttp.specifier.contains("3.12.14")
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

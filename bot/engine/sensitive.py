@@ -1,11 +1,24 @@
-"""Spot ID numbers, bank cards, phone numbers and passwords in text; warn about them and redact them."""
+"""Spot ID numbers, bank cards, phone numbers and passwords in text; warn about them and redact them.
+
+Numbers are looked for in a normalised copy of the text: digits of any script (full-width,
+Arabic-Indic, mathematical, and Chinese 〇一二…/幺/壹贰…) become ASCII digits, full-width ASCII
+becomes ASCII, and invisible format characters (a zero-width space inside a number) are dropped.
+Offsets are mapped back, so what is redacted or removed is the span of the original text.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from stdnum import luhn
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
 
 from . import messages as msg
 
@@ -15,35 +28,53 @@ KIND_NAMES = {ID: "身份证号", CARD: "银行卡号", PHONE: "手机号", PASS
 PLACEHOLDER = "[{name}已隐藏]"
 
 ID_LENGTH = 18
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK_CHARS = "10X98765432"  # GB 11643: check character for (weighted sum mod 11)
 ID_OLDEST_YEAR = 1900
 CARD_LENGTHS = range(16, 20)  # bank cards issued in China have 16 to 19 digits
+# A number typed in groups is a card only when it starts like one (UnionPay 62…, Visa 4…,
+# Mastercard 5…, JCB/Amex 3…, old domestic debit cards 9…): a list of years or amounts that
+# happens to pass Luhn ("2020 2021 2022 2023") is not.
+CARD_FIRST_DIGITS = "34569"
 PHONE_RE = re.compile(r"1[3-9]\d{9}")
 PHONE_COUNTRY_CODE = "86"
-# The longest number looked for (a 19-digit card), and the most groups it may be typed in
-# ("+86 138 0013 8000", "6222 0202 0000 1234 562", "110 101 1990 0307 4514"): every span of
-# digit groups within both bounds is tried, so the work grows linearly with the text.
+# The longest number looked for (a 19-digit card); it may be typed in as many groups as it has
+# digits ("1 3 8 0 0 1 3 8 0 0 0"). Every span of groups within that bound is tried, so the work
+# grows linearly with the text.
 MAX_NUMBER_CHARS = 19
-MAX_GROUPS = 6
+MAX_GROUPS = MAX_NUMBER_CHARS
+MIN_NUMBER_CHARS = 11  # the shortest number looked for: a mobile number
 
-# Full-width digits, X, spaces, hyphens, full stops and low lines as typed with a Chinese input
-# method (and the other hyphens), mapped one to one so that offsets in the mapped text are
-# offsets in the original.
-_HALF_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
-                             "Ｘ": "X", "ｘ": "x", "\u3000": " ", "－": "-", "．": ".", "＿": "_",
-                             "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-                             "\u2212": "-"})
-# Digit groups joined by one or two spaces, or by a dash, dot or low line ("6222 0202 …",
-# "138-0013-8000", "138.0013.8000"); an X may end a group (the last character of an ID number).
-# A run may touch letters ("ID11010519491231002X", "tel13800138000") but not other digits.
-_SEPARATOR = r"(?:[ \u00a0]{1,2}|[ \u00a0]?[-._][ \u00a0]?)"
-_DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+[Xx]?(?:{_SEPARATOR}[0-9]+[Xx]?)*(?![0-9])")
+# Chinese digits as people read a number out digit by digit (幺 is 1 on the phone), and the
+# financial forms; 十/百/千 are not digits of a number typed this way and are left alone.
+CHINESE_DIGITS = {
+    "〇": "0", "零": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+    "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
+    "壹": "1", "贰": "2", "貳": "2", "叁": "3", "參": "3", "肆": "4", "伍": "5", "陆": "6",
+    "陸": "6", "柒": "7", "捌": "8", "玖": "9",
+}
+# Other characters mapped one to one: the ideographic space and the hyphens and minus signs.
+_OTHER = {"\u3000": " ", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+          "\u2014": "-", "\u2212": "-", "\ufe63": "-"}
+_FULL_WIDTH_ASCII = range(0xFF01, 0xFF5F)  # ！ to ～: ASCII plus 0xFEE0
+_FULL_WIDTH_OFFSET = 0xFEE0
+MAX_CACHED_CHARS = 20_000  # characters whose normal form is remembered
+PAREN = ")"  # "(138)0013-8000": a closing parenthesis goes with any other separator
+
+# Digit groups joined by one or two spaces or a tab, by a newline, by a dash, dot, low line,
+# comma, slash or star (with a space either side at most), or by a closing parenthesis; an
+# opening parenthesis may come before a group and an X may end one (the last character of an ID
+# number). A run may touch letters ("ID11010519491231002X", "tel13800138000") but not digits.
+_SEPARATOR = (r"(?:[ \u00a0\t]{1,2}|[ \u00a0\t]?\r?\n[ \u00a0\t]?|[ \u00a0]?[-._,/*][ \u00a0]?"
+              r"|\)[ \u00a0]?)")
+_DIGIT_RUN = re.compile(
+    rf"(?<![0-9])\(?[0-9]+[Xx]?(?:{_SEPARATOR}\(?[0-9]+[Xx]?)*(?![0-9])")
 _GROUP = re.compile(r"[0-9]+[Xx]?")
-# "密码是abc123", "密码:123456", "pwd abc123", "password is hunter22".
+# "密码是abc123", "密 码 是 abc123", "密碼:123456", "pwd abc123", "password is hunter22",
+# "pass: abc123". A strong keyword may be followed by the value directly (then it must hold a
+# digit); "pass" needs an explicit 是/:/=/is ("passport", "pass the test" are no passwords).
 _PASSWORD = re.compile(
-    r"(?i)(?<![a-z])(?:密码|口令|passwd|password|pwd|pin码?)"
-    r"(?P<sep>\s*(?:是|为|:|：|=|is\b)\s*|\s*)"
+    r"(?i)(?<![a-z])(?:(?P<strong>密\s{0,2}[码碼]|口\s{0,2}令|passw(?:or)?d|pwd|pin(?:\s{0,2}[码碼])?)"
+    r"|(?P<weak>pass))"
+    r"(?P<sep>\s*(?:是|为|為|:|=|is\b)\s*|\s*)"
     r"(?P<value>[\x21-\x7e]{4,64})"
 )
 
@@ -57,36 +88,71 @@ class Finding:
     end: int
 
 
+class _Normaliser(dict[int, str | None]):
+    """A str.translate table built as characters are met: each maps to one character or none."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        value: str | None
+        if unicodedata.category(char) == "Cf":  # zero-width space, joiners, soft hyphen, BOM…
+            value = None
+        elif char in CHINESE_DIGITS:
+            value = CHINESE_DIGITS[char]
+        elif (digit := unicodedata.decimal(char, None)) is not None:  # ١ ۱ ９ 𝟗 …
+            value = str(digit)
+        elif code in _FULL_WIDTH_ASCII:
+            value = chr(code - _FULL_WIDTH_OFFSET)
+        else:
+            value = _OTHER.get(char, char)
+        if len(self) < MAX_CACHED_CHARS:  # bounded: text may hold any of a million code points
+            self[code] = value
+        return value
+
+
+_NORMALISER = _Normaliser()
+
+
+def normalise(text: str) -> tuple[str, list[int] | None]:
+    """The text searched, and where each of its characters is in `text` (None: same places).
+
+    The list has one more element than the normalised text: len(text), for end offsets.
+    """
+    if text.isascii():
+        return text, None
+    mapped = text.translate(_NORMALISER)
+    if len(mapped) == len(text):
+        return mapped, None
+    origin = [i for i, char in enumerate(text) if _NORMALISER[ord(char)] is not None]
+    origin.append(len(text))
+    return mapped, origin
+
+
 def id_check_ok(number: str) -> bool:
-    """Whether an 18-character ID number has a valid GB 11643 check character and birth date."""
+    """Whether 18 characters are a resident ID number: GB 11643 check character and birth date.
+
+    The check is python-stdnum's (stdnum.cn.ric); its birth-place lookup is left out, as a
+    number from a county since renamed must still be hidden.
+    """
     number = number.upper()
     if len(number) != ID_LENGTH or not number[:-1].isdigit():
         return False
-    total = sum(int(d) * w for d, w in zip(number[:-1], ID_WEIGHTS, strict=True))
-    if ID_CHECK_CHARS[total % 11] != number[-1]:
-        return False
     try:
-        born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
+        if ric.calc_check_digit(number) != number[-1]:
+            return False
+        born = ric.get_birth_date(number)
+    except (ValidationError, ValueError):
         return False
     return ID_OLDEST_YEAR <= born.year <= dt.date.today().year
 
 
 def luhn_ok(digits: str) -> bool:
-    """Whether a digit string passes the Luhn check used by bank cards."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        d = int(char)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    """Whether a digit string passes the Luhn check used by bank cards (stdnum.luhn)."""
+    return digits.isascii() and digits.isdigit() and luhn.is_valid(digits)
 
 
-def _classify(chars: str) -> str | None:
-    """The kind of a number written without separators, or None."""
+@functools.lru_cache(maxsize=4096)
+def _classify(chars: str, grouped: bool = False) -> str | None:
+    """The kind of a number written without separators (`grouped`: assembled from groups)."""
     if len(chars) == ID_LENGTH and id_check_ok(chars):
         return ID
     if not chars.isdigit():  # an X only ends an ID number
@@ -95,17 +161,22 @@ def _classify(chars: str) -> str | None:
         chars.startswith(PHONE_COUNTRY_CODE) and PHONE_RE.fullmatch(chars[len(PHONE_COUNTRY_CODE):])
     ):
         return PHONE
-    if len(chars) in CARD_LENGTHS and luhn_ok(chars):
+    if len(chars) in CARD_LENGTHS and (not grouped or chars[0] in CARD_FIRST_DIGITS) \
+            and luhn_ok(chars):
         return CARD
     return None
 
 
 def _separator_kind(between: str) -> str:
-    """What joins two digit groups: " " for spaces, else the dash, dot or low line."""
-    return between.strip(" \u00a0") or " "
+    """What joins two digit groups: " " for spaces, "\\n" for a line break, else the character."""
+    if ")" in between:
+        return PAREN
+    if "\n" in between:
+        return "\n"
+    return between.strip(" \u00a0\t(") or " "
 
 
-def _typed_in_groups(groups: list[tuple[int, int, str, str]]) -> list[Finding]:
+def _typed_in_groups(text: str, groups: list[tuple[int, int, str, str]]) -> list[Finding]:
     """Numbers made of several groups joined by one kind of separator, longest first.
 
     `groups` are (start, end, characters, separator before it) of consecutive groups, none of
@@ -117,18 +188,27 @@ def _typed_in_groups(groups: list[tuple[int, int, str, str]]) -> list[Finding]:
     while i < len(groups):
         best: tuple[int, str] | None = None
         chars = groups[i][2]
+        joiner = ""
         for j in range(i + 1, min(len(groups), i + MAX_GROUPS)):
             chars += groups[j][2]
-            if len(chars) > MAX_NUMBER_CHARS or (j > i + 1 and groups[j][3] != groups[i + 1][3]):
-                break  # too long, or another separator: "2024-12-02 6222 …" is not one number
-            kind = _classify(chars)
+            kind_here = groups[j][3]
+            if kind_here != PAREN:
+                if joiner and kind_here != joiner:
+                    break  # another separator: "2024-12-02 6222 …" is not one number
+                joiner = kind_here
+            if len(chars) > MAX_NUMBER_CHARS:
+                break
+            kind = _classify(chars, grouped=True) if len(chars) >= MIN_NUMBER_CHARS else None
             if kind:
                 best = (j, kind)
         if best is None:
             i += 1
             continue
         j, kind = best
-        found.append(Finding(kind, groups[i][0], groups[j][1]))
+        start = groups[i][0]
+        if any(group[3] == PAREN for group in groups[i + 1:j + 1]) and text[start - 1:start] == "(":
+            start -= 1  # "(138)0013-8000" is hidden whole
+        found.append(Finding(kind, start, groups[j][1]))
         i = j + 1
     return found
 
@@ -151,10 +231,10 @@ def _numbers(text: str) -> list[Finding]:
             if kind is None:
                 pending.append(group)
                 continue
-            found += _typed_in_groups(pending)
+            found += _typed_in_groups(text, pending)
             found.append(Finding(kind, start, end))
             pending = []
-        found += _typed_in_groups(pending)
+        found += _typed_in_groups(text, pending)
     return found
 
 
@@ -163,20 +243,22 @@ def _passwords(text: str) -> list[Finding]:
     found = []
     for m in _PASSWORD.finditer(text):
         explicit = m.group("sep").strip() != ""
-        if explicit or any(c.isdigit() for c in m.group("value")):
+        if explicit or (m.group("strong") and any(c.isdigit() for c in m.group("value"))):
             found.append(Finding(PASSWORD, m.start("value"), m.end("value")))
     return found
 
 
 def find(text: str) -> list[Finding]:
     """Every piece of sensitive data in `text`, in order, without overlaps."""
-    mapped = text.translate(_HALF_WIDTH)
+    mapped, origin = normalise(text)
     candidates = sorted(_numbers(mapped) + _passwords(mapped), key=lambda f: (f.start, -f.end))
     kept: list[Finding] = []
     for finding in candidates:
         if not kept or finding.start >= kept[-1].end:
             kept.append(finding)
-    return kept
+    if origin is None:
+        return kept
+    return [Finding(f.kind, origin[f.start], origin[f.end - 1] + 1) for f in kept]
 
 
 def _replace(text: str, findings: list[Finding], mask: dict[str, str]) -> str:
@@ -233,8 +315,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_log_redaction(logger: logging.Logger | None = None) -> None:
-    """Add a RedactingFilter to every handler of `logger` (the root logger by default), once."""
-    for handler in (logger or logging.getLogger()).handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+def install_log_redaction(logger: logging.Logger | None = None,
+                          secrets: Iterable[str | None] = ()) -> None:
+    """Put one bot.logsafe.SafeLogFilter (a RedactingFilter that also masks bot tokens and these
+    `secrets`) on every handler of `logger` (the root logger by default)."""
+    from ..logsafe import install  # bot.logsafe builds on this module
+
+    install(secrets, logger)

@@ -77,7 +77,7 @@ def build_application(
     With `analytics`, questions, "did you mean" choices and feedback are recorded in it (and it
     is closed on shutdown); `feedback` overrides where 👍/👎/都不是 go.
     """
-    install_log_redaction()
+    install_log_redaction(secrets=settings.secrets)
     if not settings.telegram_bot_token:
         raise ValueError("build_application needs settings.telegram_bot_token")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -164,12 +164,12 @@ def build_application(
     return app
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at `level`, with sensitive numbers redacted and request URLs kept quiet."""
+def configure_logging(level: str, secrets: tuple[str | None, ...] = ()) -> None:
+    """Log to stderr at `level`, with tokens, `secrets` and sensitive numbers hidden (bot.logsafe)."""
     logging.basicConfig(format=LOG_FORMAT, level=level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    install_log_redaction()
+    install_log_redaction(secrets=secrets)
 
 
 def run(knowledge_dir: Path | str | None = None) -> int:
@@ -185,7 +185,7 @@ def run(knowledge_dir: Path | str | None = None) -> int:
     if settings.webhook_url and not settings.webhook_secret:
         print(texts.WEBHOOK_SECRET_MISSING, file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.secrets)
     try:
         engine = Engine.from_folder(knowledge_dir)
     except KnowledgeError as exc:
@@ -198,6 +198,9 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         run_until_signalled(app)
     except (TelegramError, OSError, ValueError) as exc:  # bad token, Telegram unreachable, port taken
         logger.critical("could not start: %s", exc, exc_info=not isinstance(exc, TelegramError))
-        print(texts.STARTUP_FAILED.format(problem=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+        from ..logsafe import mask_tokens  # "The token `…` was rejected" goes to stderr too
+
+        problem = mask_tokens(f"{type(exc).__name__}: {exc}")
+        print(texts.STARTUP_FAILED.format(problem=problem), file=sys.stderr)
         return EXIT_STARTUP_FAILED
     return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 
 from telegram import Update
@@ -17,11 +16,20 @@ from .render import send_reply
 logger = logging.getLogger(__name__)
 
 
+MAX_REPR_CHARS = 200  # what is not an update is logged as its repr, cut to this length
+
+
 def describe(update: object) -> str:
-    """An update as JSON for the log (the log filter hides ID, card and phone numbers)."""
-    if isinstance(update, Update):
-        return json.dumps(update.to_dict(), ensure_ascii=False)
-    return repr(update)
+    """An update for the log: its id, type and chat, and how long its text is; no names, no text."""
+    if not isinstance(update, Update):
+        return repr(update)[:MAX_REPR_CHARS]
+    kind = next((name for name in Update.ALL_TYPES if getattr(update, name, None) is not None),
+                "unknown")
+    chat = update.effective_chat
+    where = f"{chat.type}:{chat.id}" if chat is not None else "-"
+    message = update.effective_message
+    chars = len((message.text or message.caption or "") if message is not None else "")
+    return f"update_id={update.update_id} type={kind} chat={where} text_chars={chars}"
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

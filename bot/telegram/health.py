@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hmac
 import ipaddress
 import json
 import re
@@ -16,14 +17,19 @@ from aiohttp import web
 from ..engine import Engine
 
 HEALTH_PATH = "/healthz"
-OK, STARTING, STOPPING = "ok", "starting", "stopping"  # the "status" field of the report
+# The "status" field of the report. Degraded: answering, but something is failing that an
+# operator should see (analytics writes failing, e.g. disk full; a damaged file set aside).
+OK, DEGRADED, STARTING, STOPPING = "ok", "degraded", "starting", "stopping"
 STATUS_READY, STATUS_NOT_READY = 200, 503  # a load balancer or HEALTHCHECK reads the HTTP status
 LAST_ERROR_CHARS = 2000  # a refused reload's problems are kept for /healthz up to this length
 LATENCY_WINDOW = 1000  # latencies of the last this many updates give the p50/p99 on /healthz
-# /healthz may be reachable from anywhere (the webhook listens on 0.0.0.0): a refused reload's
-# problems are shown only to requests from this machine that no proxy forwarded; others read this.
+# /healthz may be reachable from anywhere (the webhook listens on 0.0.0.0): the details (counters,
+# knowledge digest, problems) go only to requests from this machine that no proxy forwarded, or
+# that carry HEALTH_TOKEN as "Authorization: Bearer <token>"; others read {"status": ...} only.
+# A refused reload's problems are shown in full only to local requests; token holders read this.
 PUBLIC_RELOAD_ERROR = "reload failed"
 FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")  # set by reverse proxies
+BEARER = "bearer"  # the Authorization scheme, compared without case
 # The folders of an absolute path ("/srv/bot/knowledge/faq/x.yaml" → "x.yaml"); not in URLs.
 _ABSOLUTE_DIRS = re.compile(r"(?<![\w.:/~-])/(?:[^\s/:'\"]+/)+")
 
@@ -46,6 +52,9 @@ class Counters:
     errors: int = 0  # handler errors, failed state writes and API errors outside updates
     rejected: int = 0  # webhook requests refused: wrong or missing secret (403)
     malformed: int = 0  # webhook requests whose body is not an update (400)
+    connections_evicted: int = 0  # idle or stalled connections closed to make room for new ones
+    connections_refused: int = 0  # connections turned away: too many open and busy (503)
+    slow_requests: int = 0  # requests whose body did not arrive in time (408)
     reloads: int = 0  # knowledge base reloads that succeeded
     reload_failures: int = 0  # reloads refused because the new base fails its check
 
@@ -73,6 +82,18 @@ def is_local(request: web.Request) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
+def has_token(request: web.Request, token: str | None) -> bool:
+    """Whether the request carries `token` as "Authorization: Bearer <token>" (never without one)."""
+    if not token:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != BEARER:
+        return False
+    # A header that is not ASCII is kept by aiohttp as surrogate escapes: compare bytes.
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"),
+                               token.encode("utf-8"))
+
+
 def percentile(ordered: list[float], q: float) -> float:
     """The q-quantile (0 < q < 1) of an ascending list, nearest rank, rounded to 0.01."""
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
@@ -81,9 +102,13 @@ def percentile(ordered: list[float], q: float) -> float:
 class Health:
     """What /healthz reports: readiness, the knowledge base in service, counters and latency."""
 
-    def __init__(self, engine: Callable[[], Engine], mode: str = "polling") -> None:
+    def __init__(self, engine: Callable[[], Engine], mode: str = "polling",
+                 token: str | None = None) -> None:
         self._engine = engine
         self.mode = mode
+        self.token = token  # HEALTH_TOKEN: lets a request from elsewhere read the details
+        self._checks: dict[str, Callable[[], str | None]] = {}
+        self._problems: dict[str, str] = {}
         self.counters = Counters()
         self.started = time.monotonic()
         self.ready_check: Callable[[], bool] = lambda: False
@@ -111,6 +136,37 @@ class Health:
             self.counters.reload_failures += 1
             self.last_reload_error = without_paths(error)[:LAST_ERROR_CHARS]
 
+    def watch(self, name: str, check: Callable[[], str | None]) -> None:
+        """Ask `check` at each report: a text (what is wrong) makes the status "degraded"."""
+        self._checks[name] = check
+
+    def note_problem(self, name: str, problem: str | None) -> None:
+        """Report a lasting problem under `name` (None clears it): the status becomes "degraded"."""
+        if problem is None:
+            self._problems.pop(name, None)
+        else:
+            self._problems[name] = without_paths(problem)[:LAST_ERROR_CHARS]
+
+    def problems(self) -> dict[str, str]:
+        """What is degraded now, by name (empty when all is well)."""
+        found = dict(self._problems)
+        for name, check in self._checks.items():
+            try:
+                problem = check()
+            except Exception as exc:  # noqa: BLE001 - a failing check is itself a problem
+                problem = f"check failed: {type(exc).__name__}"
+            if problem:
+                found[name] = without_paths(problem)[:LAST_ERROR_CHARS]
+        return found
+
+    def status(self, problems: dict[str, str] | None = None) -> str:
+        """starting, ok, degraded (ready, but something is failing) or stopping."""
+        if self.stopping:
+            return STOPPING
+        if not self.ready:
+            return STARTING
+        return DEGRADED if (self.problems() if problems is None else problems) else OK
+
     @property
     def ready(self) -> bool:
         """Whether updates are being received and handled right now."""
@@ -130,9 +186,9 @@ class Health:
         reload_error = self.last_reload_error
         if reload_error is not None and not local:
             reload_error = PUBLIC_RELOAD_ERROR
-        status = STOPPING if self.stopping else OK if self.ready else STARTING
+        problems = self.problems()
         return {
-            "status": status,
+            "status": self.status(problems),
             "ready": self.ready,
             "mode": self.mode,
             "uptime_s": round(time.monotonic() - self.started, 1),
@@ -145,13 +201,22 @@ class Health:
             },
             "counters": dataclasses.asdict(self.counters),
             "latency": self.latency(),
+            "problems": problems,
         }
 
     async def handle(self, request: web.Request) -> web.Response:
-        """GET /healthz: the report as JSON; HTTP 200 when ready, 503 while starting or stopping."""
-        report = self.report(local=is_local(request))
+        """GET /healthz: HTTP 200 when ready (ok or degraded), 503 while starting or stopping.
+
+        The whole report for a local request or one with the health token; {"status": ...} for
+        any other.
+        """
+        local = is_local(request)
+        if local or has_token(request, self.token):
+            report = self.report(local=local)
+        else:
+            report = {"status": self.status()}
         return web.Response(
             text=json.dumps(report, ensure_ascii=False),
-            status=STATUS_READY if report["ready"] else STATUS_NOT_READY,
+            status=STATUS_READY if self.ready else STATUS_NOT_READY,
             content_type="application/json",
         )

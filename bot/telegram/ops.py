@@ -353,7 +353,10 @@ class Ops:
         self.settings = settings
         self.ref = ref
         self.analytics = analytics
-        self.health = Health(lambda: ref.engine, "webhook" if settings.webhook_url else "polling")
+        self.health = Health(lambda: ref.engine, "webhook" if settings.webhook_url else "polling",
+                             settings.health_token)
+        if analytics is not None:  # analytics writes failing (e.g. disk full): /healthz "degraded"
+            self.health.watch("analytics", lambda: analytics.failure)
         self.root = ref.engine.kb.root  # reloads read the folder the bot was started with
         self.web: WebServer | None = None  # the HTTP server while serve() runs (webhook, /healthz)
         self._reload_lock = asyncio.Lock()

@@ -262,3 +262,131 @@ def test_log_filter_redacts_message_args_and_traceback() -> None:
     assert VALID_CARDS[0] not in joined and VALID_IDS[0] not in joined and "13800138000" not in joined
     assert "[银行卡号已隐藏]" in joined and "[身份证号已隐藏]" in joined and "[手机号已隐藏]" in joined
     assert "ValueError" in joined
+
+
+# ----- numbers and passwords in disguise (issue 11) -----
+
+PHONE = "13800138000"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("1 3 8 0 0 1 3 8 0 0 0", "phone"),  # every digit its own group
+        ("13 800 13 8000", "phone"),
+        ("138,0013,8000", "phone"),
+        ("138/0013/8000", "phone"),
+        ("138*0013*8000", "phone"),
+        ("138\n0013\n8000", "phone"),
+        ("1380\r\n0138\r\n000", "phone"),
+        ("6222 02 0200 00 1234 562", "card"),
+        ("6222,0202,0000,1234,562", "card"),
+        ("6222/0202/0000/1234/562", "card"),
+        ("110101/19900307/4514", "id"),
+        ("11 01 01 19 90 03 07 45 14", "id"),
+        ("(138)0013-8000", "phone"),
+        ("(138) 0013 8000", "phone"),
+        ("（138）0013－8000", "phone"),  # full-width parentheses and hyphen
+    ],
+)
+def test_numbers_in_odd_groupings(text: str, kind: str) -> None:
+    """Single spaces, commas, slashes, stars, line breaks, any grouping: the whole span is found."""
+    (finding,) = find(text)
+    assert (finding.kind, finding.start, finding.end) == (kind, 0, len(text))
+    assert redact(text) == f"[{ {'phone': '手机号', 'card': '银行卡号', 'id': '身份证号'}[kind] }已隐藏]"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("一三八零零一三八零零零", "phone"),
+        ("幺三八〇〇幺三八〇〇〇", "phone"),
+        ("壹叁捌零零壹叁捌零零零", "phone"),
+        ("一一零一零一一九九零零三零七四五一四", "id"),
+        ("138\u200b0013\u200b8000", "phone"),  # zero-width spaces
+        ("13800\u200d138000", "phone"),  # zero-width joiner
+        ("110101\u2060199003\ufeff074514", "id"),  # word joiner, BOM
+        ("62220202\u00ad00001234562", "card"),  # soft hyphen
+        ("١٣٨٠٠١٣٨٠٠٠", "phone"),  # Arabic-Indic digits
+        ("۱۳۸۰۰۱۳۸۰۰۰", "phone"),  # Extended Arabic-Indic (Persian) digits
+        ("𝟏𝟑𝟖𝟎𝟎𝟏𝟑𝟖𝟎𝟎𝟎", "phone"),  # mathematical bold digits
+        ("𝟷𝟹𝟾 𝟶𝟶𝟷𝟹 𝟾𝟶𝟶𝟶", "phone"),  # mathematical monospace digits, in groups
+        ("१३८००१३८०००", "phone"),  # Devanagari digits
+    ],
+)
+def test_numbers_in_other_scripts_or_with_invisible_characters(text: str, kind: str) -> None:
+    """Chinese, Arabic-Indic and mathematical digits count; invisible characters are seen through;
+    the span found and redacted is the whole of the original text."""
+    (finding,) = find(text)
+    assert (finding.kind, finding.start, finding.end) == (kind, 0, len(text))
+    assert "已隐藏]" in redact(text) and not any(c.isdigit() for c in redact(text))
+
+
+def test_disguised_number_inside_a_sentence_is_cut_exactly() -> None:
+    """Offsets are mapped back through dropped characters: the words around stay as typed."""
+    text = "我\u200b的手机是一三八\u200b零零一三八零零零,身份证１１０１０１１９９００３０７４５１４谢谢"
+    assert redact(text) == "我\u200b的手机是[手机号已隐藏],身份证[身份证号已隐藏]谢谢"
+    assert remove(text) == "我\u200b的手机是 ,身份证 谢谢"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("密碼是abc123", "abc123"),  # Traditional
+        ("密碼：654321", "654321"),
+        ("密 码 是 abc123", "abc123"),
+        ("密  碼 為 abc123", "abc123"),
+        ("pass: hunter22", "hunter22"),
+        ("PASS=abc123", "abc123"),
+        ("密码：ａｂｃ１２３", "ａｂｃ１２３"),  # full-width password
+        ("密码是ｈｕｎｔｅｒ", "ｈｕｎｔｅｒ"),
+        ("口令是一二三四五六", "一二三四五六"),
+        ("PIN码 1234", "1234"),
+    ],
+)
+def test_passwords_in_disguise(text: str, value: str) -> None:
+    """Traditional characters, spaces inside the keyword, `pass:`, full-width values."""
+    (finding,) = find(text)
+    assert finding.kind == "password" and text[finding.start:finding.end] == value
+    assert value not in redact(text) and redact(text).endswith("[密码已隐藏]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2000元", "2024年", "每月2000元,一年24000元", "2024/12/02", "2024,12,02", "1/2/3/4",
+        "2020 2021 2022 2023", "2023\n2024\n2025\n2026", "1,000,000", "10*20*30",
+        "1 2 3 4 5 6 7 8 9 10 11 12", "电话 12333 转 1 再转 2", "12393\n12333",
+        "2024年1月1日到2024年12月31日", "一二三四五", "第一二三条", "三五个人", "一千二百元",
+        "一天3次,一次2,000元", "passport: E12345678", "pass the exam in 2024", "spin 1234",
+        "pin the tail", "我的社保卡密码忘了", "密码是什么", "13:00-17:00", "138****8000",
+        "(0571)12345678", "（2024）12号文",
+    ],
+)
+def test_no_false_alarms_on_ordinary_numbers(text: str) -> None:
+    """Amounts, years, dates, hotlines, lists and masked numbers are left alone."""
+    assert find(text) == []
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize("text", ["一 " * 2048, "1\u200b" * 2048, "(1)" * 1365, "1\n" * 2048,
+                                  "6 " * 2048, "6," * 2048, "𝟏 " * 2048, "密 码 " * 800])
+def test_disguised_adversarial_messages_are_screened_quickly(text: str) -> None:
+    """Normalising and trying every grouping stays linear (a safety guard, not a benchmark)."""
+    text = text[:4096]
+    started = time.perf_counter()
+    find(text)
+    redact(text)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_checks_are_python_stdnum() -> None:
+    """ID and card checks agree with python-stdnum (stdnum.cn.ric, stdnum.luhn)."""
+    from stdnum import luhn
+    from stdnum.cn import ric
+
+    for number in VALID_IDS:
+        assert ric.is_valid(number) and id_check_ok(number)
+    for number in VALID_CARDS:
+        assert luhn.is_valid(number) and luhn_ok(number)
+    assert not luhn_ok("６２２２０２０２００００１２３４５６２")  # only ASCII digits here
