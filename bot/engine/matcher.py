@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -35,6 +36,15 @@ class Match:
         if self.rule == "not-ours" and self.ranking and self.ranking[0][0].startswith(CHAT_PREFIX):
             return self.ranking[0][0][len(CHAT_PREFIX):]
         return None
+
+
+class Ranked(NamedTuple):
+    """The matcher's view of one question before the policy decides."""
+
+    ranking: list[tuple[str, float]]  # blended scores, best first
+    words: int  # content words (not question words)
+    parts: dict[str, tuple[float, float]]  # key → (lexical score, learned probability)
+    exact: str | None  # the one key whose listed question this is, word for word
 
 
 @dataclass
@@ -126,6 +136,13 @@ class Matcher:
             for feat in weights:
                 self._postings[feat].append(idx)
         self._scratch = [0.0] * len(self._docs)
+        # A question that is, word for word, one listed for a single key gets that key: what a
+        # curator wrote down is answered as written (kb accept relies on it).
+        owners: dict[str, set[str]] = defaultdict(set)
+        for key, text, _ in raw:
+            if text:
+                owners[text].add(key)
+        self._exact = {text: next(iter(keys)) for text, keys in owners.items() if len(keys) == 1}
         for key, texts in others:
             for text in texts:
                 toks, feats = lexicon.analyse(lexicon.prepare(text))
@@ -234,9 +251,9 @@ class Matcher:
 
     def rank(
         self, prepared: str, limit: int = 8, trace: dict[str, dict[str, object]] | None = None
-    ) -> tuple[list[tuple[str, float]], int, dict[str, tuple[float, float]]]:
-        """The blended ranking of prepared text (best first), its number of content words, and
-        each ranked key's (lexical, learned) parts; `trace` collects the lexical details."""
+    ) -> Ranked:
+        """The blended ranking of prepared text and what the policy weighs beside it; `trace`
+        collects the lexical details."""
         toks, feat_list = self.lexicon.analyse(prepared)
         lexical, words = self._lexical(toks, feat_list, trace)
         learned = self.learned.probabilities(
@@ -252,7 +269,7 @@ class Matcher:
             blended.setdefault(key, share * p)
         ranked = sorted(blended.items(), key=lambda kv: kv[1], reverse=True)[:limit]
         parts = {k: (lexical.get(k, 0.0), learned.get(k, 0.0)) for k, _ in ranked}
-        return ranked, words, parts
+        return Ranked(ranked, words, parts, self._exact.get("".join(toks)))
 
     def match(self, question: str, prepared: str | None = None, evidence: bool = True) -> Match:
         """Decide between answer, suggestions and no answer for one question (policy.py).
@@ -261,8 +278,8 @@ class Matcher:
         whether the question shows it is about our domain at all."""
         if prepared is None:
             prepared = self.lexicon.prepare(question)
-        ranking, words, parts = self.rank(prepared)
-        decision = self.policy.decide(ranking, words, evidence, parts)
+        ranking, words, parts, exact = self.rank(prepared)
+        decision = self.policy.decide(ranking, words, evidence, parts, exact)
         best = round(ranking[0][1], 4) if ranking else 0.0
         oos = None
         if decision.rule == "uncovered":

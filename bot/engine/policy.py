@@ -6,6 +6,7 @@ which the alternates were written) and are checked on holdout3.yaml, which no cu
 
 The contract, in order (the first rule that applies decides; `Decision.rule` names it):
 1. `empty`: nothing in the question matches anything → no answer.
+   `exact`: the question is, word for word, a question or alternate of one entry → that entry.
 2. `not-ours`: the best class is unrelated chatter or small talk → no answer from the knowledge base.
 3. `uncovered`: the best class is a topic out_of_scope.yaml lists → no answer, with that topic's pointer.
    Rules 2 and 3 also apply when the learned classifier alone gives such a class `learned_veto` and
@@ -79,11 +80,16 @@ class Policy:
     unasked_margin: float = 0.08  # … and this lead over the runner-up (verdicts excepted)
 
     def decide(self, ranking: Sequence[tuple[str, float]], words: int, evidence: bool,
-               parts: Mapping[str, tuple[float, float]] | None = None) -> Decision:
+               parts: Mapping[str, tuple[float, float]] | None = None,
+               exact: str | None = None) -> Decision:
         """Apply the contract to a ranking (best first) of a question with `words` content words;
-        `parts` holds each key's (lexical score, learned probability)."""
+        `parts` holds each key's (lexical score, learned probability); `exact` is the key whose
+        listed question the question is, word for word."""
         if not ranking:
             return Decision(Outcome.NONE, None, (), "empty")
+        if exact is not None and is_entry(exact):
+            others = tuple(k for k, _ in ranking if is_entry(k) and k != exact)
+            return Decision(Outcome.ANSWER, exact, others[: self.max_suggestions - 1], "exact")
         best_key, best = ranking[0]
         if best_key.startswith(CHAT_PREFIX) or best_key == UNRELATED:
             return Decision(Outcome.NONE, None, (), "not-ours")

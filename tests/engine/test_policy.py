@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+from bot.engine import Engine
 from bot.engine.learned import Learned, char_ngrams
 from bot.engine.policy import CHAT_PREFIX, OOS_PREFIX, UNRELATED, Outcome, Policy
 
@@ -84,3 +85,16 @@ def test_the_classifier_learns_and_pickles(monkeypatch: pytest.MonkeyPatch, line
     assert again.probabilities(char_ngrams("看病报销", 2), 0.3) == model.probabilities(
         char_ngrams("看病报销", 2), 0.3)
     assert model.probabilities([], 0.3)  # no known feature: still a distribution, no crash
+
+
+def test_a_listed_question_word_for_word_is_answered() -> None:
+    decision = P.decide([("b", 0.5), ("a", 0.49)], 1, False, exact="a")
+    assert (decision.outcome, decision.entry, decision.rule) == (Outcome.ANSWER, "a", "exact")
+    assert P.decide([("b", 0.5)], 1, True, exact=OOS_PREFIX + "tax").rule != "exact"
+
+
+def test_every_alternate_answers_its_own_entry(engine: Engine) -> None:
+    """What a curator lists is answered as listed (kb accept relies on it)."""
+    wrong = [(q, e.id) for e in engine.kb.entries.values() for q in e.variants
+             if engine.matcher.match(q).entry_id not in (e.id, None)]
+    assert len(wrong) <= 5, wrong[:10]
