@@ -85,7 +85,7 @@ class Engine:
         match = self.matcher.match(question, prepared, evidence)
         if match.chat in self.smalltalk.intents:
             return self.smalltalk_reply(self.smalltalk.intents[match.chat]), match
-        return self._reply_for(prepared, match, places, relations, evidence), match
+        return self._reply_for(prepared, match, places, relations), match
 
     def evidence(self, prepared: str, places: list[Place], relations: list[Relation]) -> bool:
         """Whether a question shows it is about our domain: a domain word (cues.yaml), a relative
@@ -105,7 +105,7 @@ class Engine:
         return Reply(intent.reply, buttons=buttons, kind="smalltalk")
 
     def _reply_for(self, prepared: str, match: Match, places: list[Place],
-                   relations: list[Relation], evidence: bool) -> Reply:
+                   relations: list[Relation]) -> Reply:
         if match.oos and relations and self.cues.has("eligibility_strong", prepared) and (
             self.cues.has("account", prepared)
         ):
@@ -119,7 +119,7 @@ class Engine:
             if "123" not in body:  # every refusal points to a human channel
                 body = f"{body}\n{msg.HOTLINE_TAIL}"
             return Reply(body, kind="none", score=match.score)
-        if not evidence:
+        if not match.evidence:
             return Reply(f"{msg.NOT_OURS}\n{msg.HOTLINE_TAIL}", kind="none", score=match.score)
         routed = self.cues.route(prepared)
         if routed in self.kb.entries:

@@ -27,6 +27,7 @@ class Match:
     oos: str | None = None  # a known uncovered topic the question is about
     ranking: tuple[tuple[str, float], ...] = field(default=(), repr=False)
     rule: str = ""  # the rule of the confidence policy that decided (see policy.py)
+    evidence: bool = True  # the question showed it is about our domain
     # Per class key in the ranking: (lexical score, learned probability), for `bot explain`.
     parts: Mapping[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
@@ -286,4 +287,4 @@ class Matcher:
             # The topic that decided: the best-ranked uncovered topic.
             oos = next(k for k, _ in ranking if k.startswith(OOS_PREFIX))[len(OOS_PREFIX):]
         return Match(decision.outcome, decision.entry, best, decision.suggestions, oos,
-                     tuple(ranking), decision.rule, parts)
+                     tuple(ranking), decision.rule, decision.evidence, parts)

@@ -14,7 +14,9 @@ The contract, in order (the first rule that applies decides; `Decision.rule` nam
 4. `no-evidence`: the question has no domain word (cues.yaml `domain`), relative or place in context,
    and the learned classifier is not `learned_evidence` sure of an entry → no answer; suggestions
    only at or above `sure`.
-5. `bare-word`: one content word (共济?) → an answer only at or above `bare_word_sure`.
+5. `bare-word`: one content word (共济?) → an answer only at or above `bare_word_sure`, or with a
+   lead of twice `short_margin` (挂失); a short
+   question (`short_words` or fewer) below that needs a lead of `short_margin`.
 6. `sure` / `clear-lead`: a score at or above `sure`, or at or above `answer` and `margin` ahead of
    the runner-up (`agreed_margin` when the lexical scorer and the classifier both rank it first)
    → the answer.
@@ -57,6 +59,7 @@ class Decision:
     entry: str | None
     suggestions: tuple[str, ...]
     rule: str
+    evidence: bool = True  # whether the question showed it is about our domain (see rule 4)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Policy:
     bare_word_sure: float = 0.85
     short_words: int = 2  # a question with this few content words is short …
     short_suggest_factor: float = 0.5  # … and gets suggestions down to this share of `suggest`
+    short_margin: float = 0.25  # … and is answered below `bare_word_sure` only this far ahead
     max_suggestions: int = 3
     learned_share: float = 0.3  # the learned classifier's share of the blended score
     temperature: float = 0.3  # softmax temperature over the classifier's decision scores
@@ -92,7 +96,7 @@ class Policy:
             return Decision(Outcome.ANSWER, exact, others[: self.max_suggestions - 1], "exact")
         best_key, best = ranking[0]
         if best_key.startswith(CHAT_PREFIX) or best_key == UNRELATED:
-            return Decision(Outcome.NONE, None, (), "not-ours")
+            return Decision(Outcome.NONE, None, (), "not-ours", False)
         if best_key.startswith(OOS_PREFIX):
             return Decision(Outcome.NONE, None, (), "uncovered")
         parts = parts or {}
@@ -103,7 +107,7 @@ class Policy:
         if veto_p >= self.learned_veto and best < self.sure:
             if veto.startswith(OOS_PREFIX):
                 return Decision(Outcome.NONE, None, (), "uncovered")
-            return Decision(Outcome.NONE, None, (), "not-ours")
+            return Decision(Outcome.NONE, None, (), "not-ours", False)
         entries = [(k, s) for k, s in ranking if is_entry(k)]
         short = words <= self.short_words
         floor = self.suggest * self.short_suggest_factor if short else self.suggest
@@ -117,19 +121,23 @@ class Policy:
             evidence = True
         if not evidence:
             if best >= self.sure and suggestions:
-                return Decision(Outcome.SUGGEST, None, suggestions, "no-evidence")
-            return Decision(Outcome.NONE, None, (), "no-evidence")
+                return Decision(Outcome.SUGGEST, None, suggestions, "no-evidence", evidence)
+            return Decision(Outcome.NONE, None, (), "no-evidence", evidence)
         runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
         if words <= 1:
-            if best >= self.bare_word_sure:
-                return Decision(Outcome.ANSWER, best_key, suggestions[1:], "bare-word")
+            # 挂失: one entry far ahead of any other is what the word means here.
+            if best >= self.bare_word_sure or (best >= self.answer and best - runner_up >= 2 * self.short_margin):
+                return Decision(Outcome.ANSWER, best_key, suggestions[1:], "bare-word", evidence)
+        elif short and best < self.bare_word_sure and best - runner_up < self.short_margin:
+            pass  # "社保卡怎么弄?": too little said to pick one of several close entries
         elif best >= self.sure:
-            return Decision(Outcome.ANSWER, best_key, suggestions[1:], "sure")
+            return Decision(Outcome.ANSWER, best_key, suggestions[1:], "sure", evidence)
         elif best >= self.answer and best - runner_up >= (self.agreed_margin if agreed else self.margin):
-            return Decision(Outcome.ANSWER, best_key, suggestions[1:], "clear-lead")
+            return Decision(Outcome.ANSWER, best_key, suggestions[1:], "clear-lead", evidence)
         if best >= floor and suggestions:
-            return Decision(Outcome.SUGGEST, None, suggestions, "ambiguous" if best >= self.answer else "weak")
-        return Decision(Outcome.NONE, None, (), "below-floor")
+            rule = "ambiguous" if best >= self.answer else "weak"
+            return Decision(Outcome.SUGGEST, None, suggestions, rule, evidence)
+        return Decision(Outcome.NONE, None, (), "below-floor", evidence)
 
     def unasked(self, ranking: Sequence[tuple[str, float]], verdict: bool) -> bool:
         """Whether an answer is sure enough to post unasked (group auto-answer, inline results).

@@ -23,7 +23,7 @@ def test_a_question_is_explained_step_by_step(engine: Engine) -> None:
     assert top.key == "card-lost" and e.entry == "card-lost"
     assert top.score <= top.lexical and 0 <= top.learned <= 1
     assert {"variant", "coverage", "bm25", "anchored"} <= set(top.details)
-    assert e.rule in ("sure", "clear-lead") and e.outcome == "answer"
+    assert e.rule in ("exact", "sure", "clear-lead") and e.outcome == "answer"
     text = e.text()
     assert "card-lost" in text and "设→社" in text and e.rule in text
 
