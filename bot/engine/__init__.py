@@ -4,8 +4,7 @@ from .dialogue import Dialogues, DialogueState
 from .engine import Engine
 from .knowledge import KnowledgeBase, KnowledgeError
 from .matcher import Match, Thresholds
-from .reply import Button, Reply
-from .session import Session
+from .reply import Button, Reply, ReplyKind
 
 __all__ = [
     "Button",
@@ -16,6 +15,6 @@ __all__ = [
     "KnowledgeError",
     "Match",
     "Reply",
-    "Session",
+    "ReplyKind",
     "Thresholds",
 ]

@@ -6,13 +6,14 @@ import re
 from pathlib import Path
 
 from . import messages as msg
+from .actions import NoneOfThese, ShowEntry, ShowTopic, StartFlow, Vote
 from .cases import Place, Regions, Relation, Relatives
 from .check import errors, validate
 from .knowledge import DEFAULT_DIR, Entry, KnowledgeBase, KnowledgeError
 from .lexicon import Lexicon
-from .matcher import OOS_PREFIX, Match, Matcher, Thresholds
+from .matcher import OOS_PREFIX, Match, Matcher, Outcome, Thresholds
 from .normalize import compact
-from .reply import Button, Reply, rows
+from .reply import Button, Reply, ReplyKind, rows
 
 CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.yaml
 # Entry traits (set in knowledge/faq, listed in check.TRAITS) that steer the verdicts below.
@@ -81,11 +82,11 @@ class Engine:
         if not text:
             # Letters of another script (Korean, Cyrillic…) are not a greeting.
             foreign = any(c.isalpha() for c in question)
-            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind="smalltalk"), None
+            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind=ReplyKind.SMALLTALK), None
         if text in THANKS_WORDS:
-            return Reply(msg.THANKS, kind="smalltalk"), None
+            return Reply(msg.THANKS, kind=ReplyKind.SMALLTALK), None
         if text in HELLO_WORDS:
-            return self.greeting(kind="smalltalk"), None
+            return self.greeting(kind=ReplyKind.SMALLTALK), None
         prepared = self.lexicon.prepare(question)
         match = self.matcher.match(question, prepared)
         return self._reply_for(prepared, match), match
@@ -96,15 +97,15 @@ class Engine:
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
             if "123" not in body:  # every refusal points to a human channel
                 body = f"{body}\n{msg.HOTLINE_TAIL}"
-            return Reply(body, kind="none", score=match.score)
+            return Reply(body, kind=ReplyKind.NONE, score=match.score)
         case = self._case(prepared, match)
         if case is not None:
             return case
-        if match.outcome == "answer" and match.entry_id:
+        if match.outcome is Outcome.ANSWER and match.entry_id:
             return self.entry_reply(match.entry_id, score=match.score, suggestions=match.suggestions)
-        if match.outcome == "suggest":
+        if match.outcome is Outcome.SUGGEST:
             return self.suggest_reply(match)
-        return Reply(msg.NO_ANSWER, kind="none", score=match.score)
+        return Reply(msg.NO_ANSWER, kind=ReplyKind.NONE, score=match.score)
 
     def _case(self, prepared: str, match: Match) -> Reply | None:
         """A verdict on a named relative or place, when the question is about one.
@@ -160,7 +161,7 @@ class Engine:
             title=entry.question if entry else "",
             footer=footer,
             buttons=self._entry_buttons(entry) if entry else (),
-            kind="case",
+            kind=ReplyKind.CASE,
             entry_id=entry_id,
             score=max(match.score, CASE_SCORE),
         )
@@ -208,7 +209,7 @@ class Engine:
             title=entry.question,
             footer=self.footer(entry),
             buttons=self._entry_buttons(entry),
-            kind="answer",
+            kind=ReplyKind.ANSWER,
             entry_id=entry.id,
             score=score,
             suggestions=suggestions,
@@ -222,8 +223,9 @@ class Engine:
         buttons = [self.question_button(rid) for rid in entry.related if rid in self.kb.entries]
         flow = self._flow_of.get(entry.category)
         if flow in self.kb.flows:
-            buttons.append(Button(msg.BIND_BUTTON, f"flow:{flow}"))
-        feedback = (Button(msg.FEEDBACK_UP, f"fb:+:{entry.id}"), Button(msg.FEEDBACK_DOWN, f"fb:-:{entry.id}"))
+            buttons.append(Button.of(msg.BIND_BUTTON, StartFlow(flow)))
+        feedback = (Button.of(msg.FEEDBACK_UP, Vote(True, entry.id)),
+                    Button.of(msg.FEEDBACK_DOWN, Vote(False, entry.id)))
         return (*rows(buttons), feedback)
 
     def question_button(self, entry_id: str) -> Button:
@@ -231,31 +233,31 @@ class Engine:
         label = self.kb.entries[entry_id].question
         if len(label) > BUTTON_LABEL_MAX:
             label = label[: BUTTON_LABEL_MAX - 1] + "…"
-        return Button(label, f"q:{entry_id}")
+        return Button.of(label, ShowEntry(entry_id))
 
     def suggest_reply(self, match: Match) -> Reply:
         """"Did you mean" with up to three questions and a none-of-these button."""
         buttons = [self.question_button(s) for s in match.suggestions if s in self.kb.entries]
-        buttons.append(Button(msg.NONE_OF_THESE_BUTTON, "none"))
+        buttons.append(Button.of(msg.NONE_OF_THESE_BUTTON, NoneOfThese()))
         return Reply(
-            msg.DID_YOU_MEAN, buttons=rows(buttons), kind="suggest", score=match.score,
+            msg.DID_YOU_MEAN, buttons=rows(buttons), kind=ReplyKind.SUGGEST, score=match.score,
             suggestions=match.suggestions,
         )
 
     def none_of_these(self) -> Reply:
         """What the bot says when none of its suggestions fit."""
-        return Reply(msg.NONE_OF_THESE, kind="none")
+        return Reply(msg.NONE_OF_THESE, kind=ReplyKind.NONE)
 
-    def greeting(self, kind: str = "menu") -> Reply:
+    def greeting(self, kind: ReplyKind = ReplyKind.MENU) -> Reply:
         """The welcome text with the topic buttons."""
         return Reply(f"{msg.GREETING}\n\n{msg.TOPICS_PROMPT}", buttons=self._topic_buttons(), kind=kind)
 
     def topics(self) -> Reply:
         """The topic menu."""
-        return Reply(msg.TOPICS_PROMPT, buttons=self._topic_buttons(), kind="menu")
+        return Reply(msg.TOPICS_PROMPT, buttons=self._topic_buttons(), kind=ReplyKind.MENU)
 
     def _topic_buttons(self) -> tuple[tuple[Button, ...], ...]:
-        buttons = [Button(c.title, f"t:{c.id}") for c in self.kb.categories if c.entry_ids]
+        buttons = [Button.of(c.title, ShowTopic(c.id)) for c in self.kb.categories if c.entry_ids]
         return rows(buttons, per_row=2)
 
     def topic(self, category_id: str) -> Reply | None:
@@ -263,10 +265,10 @@ class Engine:
         for cat in self.kb.categories:
             if cat.id == category_id:
                 buttons = [self.question_button(e) for e in cat.entry_ids]
-                buttons.append(Button(msg.TOPICS_BUTTON, "topics"))
-                return Reply(msg.TOPIC_PROMPT.format(title=cat.title), buttons=rows(buttons), kind="menu")
+                buttons.append(Button.of(msg.TOPICS_BUTTON, ShowTopic()))
+                return Reply(msg.TOPIC_PROMPT.format(title=cat.title), buttons=rows(buttons), kind=ReplyKind.MENU)
         return None
 
     def help(self) -> Reply:
         """How to use the bot."""
-        return Reply(msg.HELP, buttons=self._topic_buttons(), kind="menu")
+        return Reply(msg.HELP, buttons=self._topic_buttons(), kind=ReplyKind.MENU)

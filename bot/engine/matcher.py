@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from rapidfuzz import fuzz
 
@@ -26,11 +27,19 @@ class Thresholds:
     max_suggestions: int = 3
 
 
+class Outcome(StrEnum):
+    """The matcher's conclusion about a question."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class Match:
     """What the matcher concluded about one question."""
 
-    outcome: str  # "answer" | "suggest" | "none"
+    outcome: Outcome
     entry_id: str | None
     score: float
     suggestions: tuple[str, ...] = ()
@@ -131,10 +140,6 @@ class Matcher:
         idf = self._idf.get(feat, self._unknown_idf)
         return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
 
-    def rank(self, question: str, limit: int = 8) -> list[tuple[str, float]]:
-        """Entry keys with their best variant score, best first."""
-        return self._rank(self.lexicon.prepare(question), limit)[0]
-
     def _rank(self, prepared: str, limit: int = 8) -> tuple[list[tuple[str, float]], int]:
         """The ranking of prepared text, and how many content words (not question words) it has."""
         toks, feat_list = self.lexicon.analyse(prepared)
@@ -232,13 +237,13 @@ class Matcher:
         ranking, words = self._rank(prepared)
         t = self.thresholds
         if not ranking:
-            return Match("none", None, 0.0)
+            return Match(Outcome.NONE, None, 0.0)
         best_key, best = ranking[0]
         entries = [(k, s) for k, s in ranking if not k.startswith(OOS_PREFIX)]
         if best_key.startswith(OOS_PREFIX):
             # The question is closest to a topic we know we do not cover: say so honestly.
             topic = best_key[len(OOS_PREFIX):]
-            return Match("none", None, round(best, 4), oos=topic, ranking=tuple(ranking))
+            return Match(Outcome.NONE, None, round(best, 4), oos=topic, ranking=tuple(ranking))
         # A one- or two-word question ("共济?") cannot score high against full questions; its
         # best matches are still worth offering.
         floor = t.suggest * self.SHORT_SUGGEST_FACTOR if words <= self.SHORT_WORDS else t.suggest
@@ -252,7 +257,7 @@ class Matcher:
         else:
             clear = best >= t.sure or best - runner_up >= t.margin
         if best >= t.answer and clear:
-            return Match("answer", best_key, round(best, 4), suggestions[1:], ranking=tuple(ranking))
+            return Match(Outcome.ANSWER, best_key, round(best, 4), suggestions[1:], ranking=tuple(ranking))
         if best >= floor and suggestions:
-            return Match("suggest", None, round(best, 4), suggestions, ranking=tuple(ranking))
-        return Match("none", None, round(best, 4), ranking=tuple(ranking))
+            return Match(Outcome.SUGGEST, None, round(best, 4), suggestions, ranking=tuple(ranking))
+        return Match(Outcome.NONE, None, round(best, 4), ranking=tuple(ranking))

@@ -23,25 +23,18 @@ from telegram import (
 )
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import CallbackQueryHandler, ContextTypes, filters
+from telegram.ext import CallbackQueryHandler, filters
 from telegram.helpers import create_deep_linked_url
 
-from ..analytics import MAX_QUESTION_CHARS, SUGGESTION_CHOSEN
-from ..engine import Engine, Match, Reply, sensitive
+from ..analytics import MAX_QUESTION_CHARS, Feedback
+from ..conversation import Conversation, Pressed, Who, screen
+from ..engine import Engine, Match, Reply, ReplyKind, sensitive
 from ..engine import messages as msg
+from ..engine.actions import AutoAnswer, ShowEntry, ShowTopic, Vote, encode, parse
 from ..engine.normalize import compact
 from . import texts
-from .dialogue import DEEP_LINK
-from .feedback import NONE_OF_THESE, VOTES
-from .handlers import (
-    FEEDBACK_PREFIX,
-    Answers,
-    first_feedback,
-    is_suggestion,
-    question_for,
-    remember,
-    screen_text,
-)
+from .memory import ChatData, Context
+from .private import DEEP_LINK, is_suggestion, is_vote
 from .render import drop_button_rows, edit_reply, send_reply
 
 logger = logging.getLogger(__name__)
@@ -58,7 +51,6 @@ MIN_AUTO_QUESTION_CHARS = 5  # compact characters; shorter messages are chatter,
 # an asked question is answered, though below Thresholds.sure (0.55), since the margin is checked too.
 AUTO_MIN_SCORE = 0.45
 AUTO_MIN_MARGIN = 0.08  # and how far ahead of the runner-up it must be (verdicts excepted)
-CONFIDENT_KINDS = frozenset({"answer", "case"})
 # Posted numbers: these kinds are deleted where the bot may; a phone number is only warned about.
 DELETE_KINDS = frozenset({sensitive.ID, sensitive.CARD, sensitive.PASSWORD})
 MEMBER_CACHE_SECONDS = 60.0  # how long a getChatMember answer (admin or not) is trusted
@@ -69,8 +61,6 @@ AUTO_ANSWER = "auto_answer"
 ANSWERED_KEY = "answered"  # {entry id: [unix time, id of the bot message that answered it]}
 ASKERS_KEY = "askers"  # {bot message id: [user id it answered, reply kind]}
 ASKER_MEMORY = 200  # bot messages per group whose asker is remembered
-# Button actions that only exist in groups.
-AUTO_ON_ACTION, AUTO_OFF_ACTION = "gs:auto:on", "gs:auto:off"
 SUPERGROUP_PREFIX = "-100"  # a supergroup's chat id is -100 followed by its internal id
 PRIVATE_LINK = "https://t.me/c/{chat}/{message}"  # works for members of a private supergroup
 PUBLIC_LINK = "https://t.me/{username}/{message}"
@@ -89,11 +79,11 @@ def looks_like_question(text: str) -> bool:
 
 def confident(reply: Reply, match: Match | None) -> bool:
     """Whether a reply is sure enough to post unasked: a clear answer or a table verdict."""
-    if reply.kind not in CONFIDENT_KINDS or not reply.entry_id or match is None or not match.ranking:
+    if not reply.answered or not reply.entry_id or match is None or not match.ranking:
         return False
     top = match.ranking[0][1]
     runner_up = match.ranking[1][1] if len(match.ranking) > 1 else 0.0
-    if reply.kind == "case":  # the verdict is read from relatives/regions.yaml, not guessed
+    if reply.kind is ReplyKind.CASE:  # the verdict is read from relatives/regions.yaml, not guessed
         return top >= AUTO_MIN_SCORE
     return top >= AUTO_MIN_SCORE and top - runner_up >= AUTO_MIN_MARGIN
 
@@ -254,7 +244,7 @@ def asker_of(chat_data: dict[str, Any], message: Message) -> tuple[int | None, s
     noted = chat_data.get(ASKERS_KEY, {}).get(message.message_id)
     if noted is not None:
         return int(noted[0]), str(noted[1])
-    kind = "suggest" if is_suggestion(message) else ""
+    kind = ReplyKind.SUGGEST if is_suggestion(message) else ""
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         return replied.from_user.id, kind
@@ -280,20 +270,32 @@ def recent_answer(chat_data: dict[str, Any], entry_id: str, cooldown: float) -> 
 class GroupChats:
     """Everything the bot does in groups: answers when addressed, auto-answers, settings, numbers."""
 
-    def __init__(self, answers: Answers, cooldown: float, members: MemberCache | None = None) -> None:
-        self.answers = answers  # private chats keep their behaviour; analytics go through it too
+    def __init__(self, conversation: Conversation, cooldown: float,
+                 members: MemberCache | None = None) -> None:
+        self.conversation = conversation  # answers, analytics and feedback, as in private chats
         self.cooldown = cooldown
         self.members = members or MemberCache()
 
     @property
     def engine(self) -> Engine:
         """The engine in service (a reload swaps it between two updates)."""
-        return self.answers.engine
+        return self.conversation.engine
+
+    @staticmethod
+    def who(update: Update) -> Who:
+        """The user and the group's type, as analytics records them."""
+        user, chat = update.effective_user, update.effective_chat
+        return Who(user.id if user else None, chat.type if chat else "group")
+
+    @staticmethod
+    def chat_data(context: Context) -> ChatData:
+        """The group's memory (a throwaway one where PTB keeps none)."""
+        return context.chat_data if context.chat_data is not None else ChatData()
 
     # ----- sending -----
 
     async def _post(
-        self, context: ContextTypes.DEFAULT_TYPE, chat: Chat, reply: Reply, reply_to: int,
+        self, context: Context, chat: Chat, reply: Reply, reply_to: int,
         asker: int, question: str | None = None,
     ) -> list[int]:
         """Send a reply quoting `reply_to`, and remember its asker, question and entry."""
@@ -302,43 +304,38 @@ class GroupChats:
         if chat_data is not None:
             note_asker(chat_data, sent[-1], asker, reply.kind)
             if question is not None:
-                remember(chat_data, reply_to, sent, question)
-            if reply.entry_id and reply.kind in CONFIDENT_KINDS:
+                chat_data.remember(reply_to, sent, question)
+            if reply.entry_id and reply.answered:
                 note_answered(chat_data, reply.entry_id, sent[0], self.cooldown)
         return sent
 
-    async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, target: Message,
+    async def _answer(self, update: Update, context: Context, target: Message,
                       question: str) -> None:
         """Answer a question put to the bot, quoting the message it is in."""
         chat = target.chat
         question = question[:MAX_QUESTION_CHARS]
-        reply = self.engine.answer(question)
-        self.answers.note_question(update, reply, question)
-        logger.info("%s %s: %r → %s %s (%.2f)", chat.type, chat.id, question, reply.kind,
-                    reply.entry_id or "-", reply.score)
+        reply, _ = self.conversation.answer(self.who(update), question)
         asker = target.from_user.id if target.from_user else 0
         await self._post(context, chat, reply, target.message_id, asker, question)
 
-    async def _say(self, context: ContextTypes.DEFAULT_TYPE, message: Message, text: str,
-                   kind: str = "menu") -> None:
+    async def _say(self, context: Context, message: Message, text: str,
+                   kind: ReplyKind = ReplyKind.MENU) -> None:
         await send_reply(context.bot, message.chat.id, Reply(text, kind=kind),
                          reply_to=message.message_id)
 
     # ----- messages addressed to the bot -----
 
-    async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/ask 问题 (or /ask replying to someone's question); in a private chat, a plain question."""
+    async def ask(self, update: Update, context: Context) -> None:
+        """/ask 问题, or /ask replying to someone's question."""
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         question, target = addressed(message, context.bot.username, context.bot.id) or ("", message)
         if not compact(question):
             await self._say(context, message, texts.ASK_HINT)
-        elif chat.type not in GROUP_TYPES:
-            await self.answers.answer_text(update, context, question)
         else:
             await self._answer(update, context, target, question)
 
-    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def text(self, update: Update, context: Context) -> None:
         """A group message: answered when it mentions or replies to the bot, else maybe auto-answered."""
         message = update.effective_message
         assert message is not None
@@ -351,19 +348,19 @@ class GroupChats:
         else:
             await self._answer(update, context, found[1], found[0])
 
-    async def auto_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def auto_answer(self, update: Update, context: Context) -> None:
         """An unaddressed message: answered only if it is a question the bot is sure about."""
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         text = (message.text or "")[:MAX_QUESTION_CHARS]
         if not looks_like_question(text):
             return
-        reply, match = self.engine.answer_and_match(text)
+        reply, match = self.conversation.dialogues.answer(text)
         if not confident(reply, match):
             logger.debug("group %s: not sure enough to answer %r unasked (%s)", chat.id, text, reply.kind)
             return
         assert reply.entry_id is not None
-        self.answers.note_question(update, reply, text)
+        self.conversation.record_question(self.who(update), reply, text)
         earlier = recent_answer(context.chat_data or {}, reply.entry_id, self.cooldown)
         if earlier is not None:
             await self.point_to(context, message, earlier)
@@ -371,7 +368,7 @@ class GroupChats:
         logger.info("group %s: auto-answering %r with %s (%.2f)", chat.id, text, reply.entry_id, reply.score)
         await self._post(context, chat, reply, message.message_id, user.id, text)
 
-    async def point_to(self, context: ContextTypes.DEFAULT_TYPE, message: Message, earlier: int) -> None:
+    async def point_to(self, context: Context, message: Message, earlier: int) -> None:
         """上面刚回答过: a link to the earlier answer, or in a basic group a reply to it."""
         link = message_link(message.chat, earlier)
         if link is not None:
@@ -386,18 +383,18 @@ class GroupChats:
 
     # ----- commands -----
 
-    async def topics(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def topics(self, update: Update, context: Context) -> None:
         """/faq or /topics in a group: the topic menu, quoting the asker."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
         await self._post(context, message.chat, self.engine.topics(), message.message_id, user.id)
 
-    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def help(self, update: Update, context: Context) -> None:
         """/help or /start in a group: how to ask in a group."""
         assert update.effective_message is not None
         await self._say(context, update.effective_message, texts.GROUP_HELP)
 
-    async def bind(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def bind(self, update: Update, context: Context) -> None:
         """/bind in a group: dialogues run in private, so a button that opens one there."""
         message = update.effective_message
         assert message is not None
@@ -409,7 +406,7 @@ class GroupChats:
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
         )
 
-    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def settings(self, update: Update, context: Context) -> None:
         """/settings: the group's settings with buttons, for its admins only."""
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
@@ -426,7 +423,7 @@ class GroupChats:
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
         )
 
-    async def _settings_menu(self, context: ContextTypes.DEFAULT_TYPE,
+    async def _settings_menu(self, context: Context,
                              chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
         on = auto_answer_on(context.chat_data)
         sees_all = context.bot.can_read_all_group_messages or await self.members.is_admin(
@@ -438,11 +435,11 @@ class GroupChats:
             html.escape(texts.AUTO_ANSWER_EXPLAINED.format(minutes=round(self.cooldown / 60))),
             html.escape(texts.SEES_ALL_MESSAGES if sees_all else texts.SEES_COMMANDS_ONLY),
         ]
-        button = (InlineKeyboardButton(texts.TURN_OFF, callback_data=AUTO_OFF_ACTION) if on
-                  else InlineKeyboardButton(texts.TURN_ON, callback_data=AUTO_ON_ACTION))
+        button = InlineKeyboardButton(texts.TURN_OFF if on else texts.TURN_ON,
+                                      callback_data=encode(AutoAnswer(not on)))
         return "\n\n".join(lines), InlineKeyboardMarkup.from_button(button)
 
-    async def migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def migrate(self, update: Update, context: Context) -> None:
         """A group became a supergroup: its settings and memory move to the new chat id."""
         message = update.effective_message
         if message is not None and message.migrate_to_chat_id is not None:
@@ -451,7 +448,7 @@ class GroupChats:
 
     # ----- posted numbers -----
 
-    async def sensitive(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def sensitive(self, update: Update, context: Context) -> None:
         """An ID, card or phone number or a password: warn, delete where allowed, answer the rest."""
         await self._screen_numbers(update, context)
         message = update.effective_message
@@ -459,15 +456,15 @@ class GroupChats:
         found = addressed(message, context.bot.username, context.bot.id)
         if found is None:
             return
-        _, rest = screen_text(found[0])
+        _, rest = screen(found[0])
         if rest is not None:
             await self._answer(update, context, found[1], rest)
 
-    async def sensitive_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def sensitive_edit(self, update: Update, context: Context) -> None:
         """A message edited to hold a number: warned about and deleted like a new one."""
         await self._screen_numbers(update, context)
 
-    async def _screen_numbers(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _screen_numbers(self, update: Update, context: Context) -> None:
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
         findings = sensitive.find(message.text or "")
@@ -482,13 +479,13 @@ class GroupChats:
                 self.members.forget(chat.id, context.bot.id)
         warning = (texts.NUMBER_DELETED.format(name=user.full_name, what=what) if deleted
                    else msg.NUMBER_WARNING.format(what=what))
-        await send_reply(context.bot, chat.id, Reply(warning, kind="warning"),
+        await send_reply(context.bot, chat.id, Reply(warning, kind=ReplyKind.WARNING),
                          reply_to=None if deleted else message.message_id)
 
     # ----- buttons -----
 
     @staticmethod
-    async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE
+    async def _pressed(update: Update, context: Context
                        ) -> tuple[CallbackQuery, Message, bool, str] | None:
         """The query, its message, whether the presser is the one it answers, and its kind.
 
@@ -497,44 +494,44 @@ class GroupChats:
         query = update.callback_query
         assert query is not None
         if not isinstance(query.message, Message):
-            await query.answer(texts.BUTTON_EXPIRED)
+            await query.answer(msg.BUTTON_EXPIRED)
             return None
         asker, kind = asker_of(context.chat_data or {}, query.message)
         return query, query.message, asker == query.from_user.id, kind
 
-    async def show_entry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_entry(self, update: Update, context: Context) -> None:
         """A question button: the asker's did-you-mean turns into the answer; others get a new one."""
         assert update.callback_query is not None
-        entry_id = (update.callback_query.data or "").removeprefix("q:")
-        if entry_id not in self.engine.kb.entries:
-            await update.callback_query.answer(texts.BUTTON_EXPIRED)
+        action = parse(update.callback_query.data)
+        if not isinstance(action, ShowEntry) or action.entry_id not in self.engine.kb.entries:
+            await update.callback_query.answer(msg.BUTTON_EXPIRED)
             return
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, kind = pressed
+        entry_id = action.entry_id
         reply = self.engine.entry_reply(entry_id)
-        if kind == "suggest" and first_feedback(
-                context.chat_data if context.chat_data is not None else {},
-                message.message_id, f"pick-{entry_id}", query.from_user.id):
-            question = question_for(context.chat_data or {}, message.message_id)
-            self.answers.emit(update, SUGGESTION_CHOSEN, question, chosen_entry_id=entry_id)
-        if own and kind == "suggest":
+        chat_data = self.chat_data(context)
+        self.conversation.chose_suggestion(
+            self.who(update), entry_id,
+            Pressed(query.data or "", message.message_id, kind == ReplyKind.SUGGEST), chat_data)
+        if own and kind == ReplyKind.SUGGEST:
             await query.answer()
             shown = await edit_reply(context.bot, message.chat.id, [message.message_id], reply)
-            if context.chat_data is not None:
-                note_asker(context.chat_data, shown[-1], query.from_user.id, reply.kind)
-                note_answered(context.chat_data, entry_id, shown[0], self.cooldown)
+            note_asker(chat_data, shown[-1], query.from_user.id, reply.kind)
+            note_answered(chat_data, entry_id, shown[0], self.cooldown)
             return
         await query.answer(None if own else texts.NOT_YOUR_QUESTION)
         await self._post(context, message.chat, reply, message.message_id, query.from_user.id)
 
-    async def show_topic(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_topic(self, update: Update, context: Context) -> None:
         """A topic button: the asker's menu changes in place; others get a menu of their own."""
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, _ = pressed
-        category = (query.data or "").removeprefix("t:")
-        reply = (self.engine.topic(category) if query.data != "topics" else None) or self.engine.topics()
+        action = parse(query.data)
+        category = action.category if isinstance(action, ShowTopic) else None
+        reply = (self.engine.topic(category) if category else None) or self.engine.topics()
         if own:
             await query.answer()
             await edit_reply(context.bot, message.chat.id, [message.message_id], reply)
@@ -542,12 +539,13 @@ class GroupChats:
         await query.answer(texts.NOT_YOUR_MENU)
         await self._post(context, message.chat, reply, message.message_id, query.from_user.id)
 
-    async def none_of_these(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def none_of_these(self, update: Update, context: Context) -> None:
         """都不是: noted whoever presses it; only the asker's did-you-mean turns into the pointer."""
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, _ = pressed
-        self.answers.record_feedback(update, context, NONE_OF_THESE, None, message.message_id)
+        self.conversation.give_feedback(self.who(update), Feedback.NONE_OF_THESE, None,
+                                        message.message_id, self.chat_data(context))
         if own:
             await query.answer()
             await edit_reply(context.bot, message.chat.id, [message.message_id],
@@ -555,32 +553,34 @@ class GroupChats:
             return
         await query.answer(texts.NONE_OF_THESE_OTHER, show_alert=True)
 
-    async def vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def vote(self, update: Update, context: Context) -> None:
         """👍/👎: recorded once per voter; the asker's vote also takes the vote buttons away."""
         assert update.callback_query is not None
-        sign, _, entry_id = (update.callback_query.data or "").removeprefix(FEEDBACK_PREFIX).partition(":")
-        if sign not in VOTES or entry_id not in self.engine.kb.entries:
-            await update.callback_query.answer(texts.BUTTON_EXPIRED)
+        action = parse(update.callback_query.data)
+        if not isinstance(action, Vote) or action.entry_id not in self.engine.kb.entries:
+            await update.callback_query.answer(msg.BUTTON_EXPIRED)
             return
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, _ = pressed
-        new = self.answers.record_feedback(update, context, VOTES[sign], entry_id, message.message_id)
+        new = self.conversation.give_feedback(
+            self.who(update), Feedback.UP if action.up else Feedback.DOWN, action.entry_id,
+            message.message_id, self.chat_data(context))
         if not new:
-            await query.answer(texts.FEEDBACK_ALREADY)
+            await query.answer(msg.FEEDBACK_ALREADY)
         elif not own:
             await query.answer(texts.FEEDBACK_THANKS_OTHER)
         else:
             await query.answer(msg.FEEDBACK_THANKS)
         if own:
-            await drop_button_rows(context.bot, message, FEEDBACK_PREFIX)
+            await drop_button_rows(context.bot, message, is_vote)
 
-    async def open_private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def open_private(self, update: Update, context: Context) -> None:
         """一步步带我绑定 in a group: the press opens the private chat at the dialogue's start."""
         assert update.callback_query is not None
         await update.callback_query.answer(url=create_deep_linked_url(context.bot.username, DEEP_LINK))
 
-    async def toggle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def toggle(self, update: Update, context: Context) -> None:
         """The settings button: turns auto-answer on or off, for admins only."""
         if (pressed := await self._pressed(update, context)) is None:
             return
@@ -589,7 +589,8 @@ class GroupChats:
         if not await self.members.is_admin(context.bot, chat.id, query.from_user.id):
             await query.answer(texts.SETTINGS_ADMIN_ONLY, show_alert=True)
             return
-        on = query.data == AUTO_ON_ACTION
+        action = parse(query.data)
+        on = isinstance(action, AutoAnswer) and action.on
         assert context.chat_data is not None
         context.chat_data.setdefault(SETTINGS_KEY, {})[AUTO_ANSWER] = on
         logger.info("group %s: auto-answer %s by %s", chat.id, "on" if on else "off", query.from_user.id)

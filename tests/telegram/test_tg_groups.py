@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application
 
 from bot.engine import Dialogues, Engine
 from bot.engine import messages as msg
+from bot.engine.actions import AutoAnswer, encode
 from bot.settings import Settings
 from bot.telegram import app as app_module
 from bot.telegram import groups, texts
@@ -144,7 +145,7 @@ async def turn_auto_answer_on(group: Group, admin: JsonDict) -> JsonDict:
     """An admin opens /settings and turns auto-answer on; returns the settings message."""
     group.api.set_member(group.chat, admin, "administrator")
     _, (menu,) = await group.say(admin, "/settings")
-    await group.press(admin, menu, groups.AUTO_ON_ACTION, edits=1)
+    await group.press(admin, menu, encode(AutoAnswer(True)), edits=1)
     return menu
 
 
@@ -249,12 +250,12 @@ async def test_settings_for_admins_only(bot: Application, api: FakeBotApi, group
     assert [b["text"] for b in buttons(menu)] == [texts.TURN_ON]
 
     # A member pressing the admin's button is refused; nothing changes.
-    answer, _ = await group.press(member, menu, groups.AUTO_ON_ACTION)
+    answer, _ = await group.press(member, menu, encode(AutoAnswer(True)))
     assert answer["text"] == texts.SETTINGS_ADMIN_ONLY and answer["show_alert"] is True
     assert group.current(menu)["text"] == menu["text"]
     assert groups.SETTINGS_KEY not in bot.chat_data[group.id]
 
-    answer, _ = await group.press(admin, menu, groups.AUTO_ON_ACTION, edits=1)
+    answer, _ = await group.press(admin, menu, encode(AutoAnswer(True)), edits=1)
     assert answer["text"] == texts.AUTO_ANSWER_SAVED.format(state=texts.AUTO_ANSWER_ON)
     now = group.current(menu)
     assert texts.AUTO_ANSWER_STATE.format(state=texts.AUTO_ANSWER_ON) in now["text"]
@@ -262,7 +263,7 @@ async def test_settings_for_admins_only(bot: Application, api: FakeBotApi, group
     asked_about = [c.params["user_id"] for c in api.calls_of("getChatMember")]
     assert asked_about.count(admin["id"]) == 1  # the second check came from the cache
 
-    answer, _ = await group.press(admin, now, groups.AUTO_OFF_ACTION, edits=1)
+    answer, _ = await group.press(admin, now, encode(AutoAnswer(False)), edits=1)
     assert answer["text"] == texts.AUTO_ANSWER_SAVED.format(state=texts.AUTO_ANSWER_OFF)
     assert groups.auto_answer_on(bot.chat_data[group.id]) is False
 
@@ -438,7 +439,7 @@ async def test_votes_and_menus_pressed_by_asker_and_by_others(
     assert buttons(group.current(answer)) == buttons(answer)
     for data in (up, up, down):  # pressing again and again: one vote
         notice, _ = await group.press(other, answer, data)
-        assert notice["text"] == texts.FEEDBACK_ALREADY
+        assert notice["text"] == msg.FEEDBACK_ALREADY
     thanks, _ = await group.press(asker, answer, down, edits=1)
     assert thanks["text"] == msg.FEEDBACK_THANKS
     left = [b.get("callback_data", "") for b in buttons(group.current(answer))]

@@ -15,7 +15,7 @@ from bot.engine import Engine
 from bot.settings import Settings
 from bot.telegram import texts
 from bot.telegram.app import EXIT_BAD_SETTINGS, EXIT_OK, EXIT_STARTUP_FAILED
-from bot.telegram.dialogue import STATE_KEY
+from bot.telegram.memory import STATE_KEY
 from tests.fakes.bot_api import FakeBotApi
 
 from .conftest import STEP_TIMEOUT, Person, wait_until
