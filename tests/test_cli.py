@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.analytics import ANSWERED, CLI, FEEDBACK_DOWN, read_events
 from bot.cli import build_parser, cmd_chat, cmd_match
+from bot.engine import messages as msg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,8 +49,8 @@ def test_match_jsonl_in_order(engine) -> None:  # noqa: ANN001 - fixture
     assert all(set(r) == {"query", "id", "score", "suggestions"} for r in rows)
 
 
-def test_chat_reads_lines_and_runs_the_dialogue() -> None:
-    args = build_parser().parse_args(["chat"])
+def test_chat_reads_lines_and_runs_the_dialogue(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["chat", "--data-dir", str(tmp_path)])
     lines = "\n".join(["岳父能用我的医保吗", "/bind", "1", "1", "1", "下一步", "取消", "苏州能跨省共济吗"])
     stdin, stdout = io.StringIO(lines + "\n"), io.StringIO()
     assert cmd_chat(args, stdin, stdout) == 0
@@ -60,10 +62,27 @@ def test_chat_reads_lines_and_runs_the_dialogue() -> None:
     assert "首批" in text
 
 
-def test_chat_subprocess_exits_at_end_of_input() -> None:
-    out = _run("chat", stdin="你好\n谢谢\n")
+def test_chat_subprocess_exits_at_end_of_input(tmp_path: Path) -> None:
+    out = _run("chat", "--data-dir", str(tmp_path), stdin="你好\n谢谢\n")
     assert out.returncode == 0
     assert "社保" in out.stdout and "不客气" in out.stdout
+
+
+def test_chat_warns_about_an_id_number_and_records_feedback(tmp_path: Path) -> None:
+    """The terminal screens like the private Telegram chat, and 👎 is recorded like any vote."""
+    args = build_parser().parse_args(["chat", "--data-dir", str(tmp_path)])
+    lines = ["我的身份证 11010519491231002X 外婆能用吗", "👎 没帮助", "/bind", "父母", "父母"]
+    stdin, stdout = io.StringIO("\n".join(lines) + "\n"), io.StringIO()
+    assert cmd_chat(args, stdin, stdout) == 0
+    text = stdout.getvalue()
+    assert msg.NUMBER_WARNING.format(what="身份证号") in text and "✅ 外婆" in text
+    assert msg.FEEDBACK_THANKS in text
+    assert msg.FLOW_STEP_DONE in text  # 父母 typed twice: the second press acts on nothing
+    assert text.count("同一个省参保吗") == 1
+    events = read_events(tmp_path)
+    assert [e.kind for e in events] == [ANSWERED, FEEDBACK_DOWN]
+    assert events[1].entry_id == "sharing-relatives" and events[1].chat_type == CLI
+    assert events[1].question is not None and "外婆" in events[1].question
 
 
 def test_kb_check_ok_and_failing(tmp_path: Path, kb_copy: Path) -> None:
