@@ -116,6 +116,7 @@ def build_application(
     conversation = Conversation(ref, feedback, analytics, settings.dialogue_timeout, note_outcome)
     private = PrivateChat(conversation)
     group_chats = groups.GroupChats(conversation, settings.group_cooldown)
+    presses = groups.GroupPresses(group_chats)
 
     def button(*kinds: type) -> Callable[[object], bool]:
         return lambda data: isinstance(data, str) and isinstance(parse(data), kinds)
@@ -137,12 +138,12 @@ def build_application(
     app.add_handler(CommandHandler(("topics", "faq"), group_chats.topics, filters=in_groups))
     app.add_handler(CommandHandler(("start", "help"), group_chats.help, filters=in_groups))
     #    Buttons pressed in groups: only the asker's press changes the asker's message.
-    app.add_handler(groups.GroupButtons(group_chats.show_entry, pattern=button(ShowEntry)))
-    app.add_handler(groups.GroupButtons(group_chats.show_topic, pattern=button(ShowTopic)))
-    app.add_handler(groups.GroupButtons(group_chats.none_of_these, pattern=button(NoneOfThese)))
-    app.add_handler(groups.GroupButtons(group_chats.vote, pattern=button(Vote)))
-    app.add_handler(groups.GroupButtons(group_chats.open_private, pattern=button(StartFlow)))
-    app.add_handler(groups.GroupButtons(group_chats.toggle, pattern=button(AutoAnswer)))
+    app.add_handler(groups.GroupButtons(presses.show_entry, pattern=button(ShowEntry)))
+    app.add_handler(groups.GroupButtons(presses.show_topic, pattern=button(ShowTopic)))
+    app.add_handler(groups.GroupButtons(presses.none_of_these, pattern=button(NoneOfThese)))
+    app.add_handler(groups.GroupButtons(presses.vote, pattern=button(Vote)))
+    app.add_handler(groups.GroupButtons(presses.open_private, pattern=button(StartFlow)))
+    app.add_handler(groups.GroupButtons(presses.toggle, pattern=button(AutoAnswer)))
     #    Text: answered when it mentions or replies to the bot, or (if turned on) auto-answered.
     app.add_handler(MessageHandler(in_groups & filters.TEXT & ~filters.COMMAND, group_chats.text))
     # 2. Inline queries (inline.py), typed in any chat.
