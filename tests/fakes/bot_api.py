@@ -1034,7 +1034,7 @@ class FakeBotApi:
         for update in self._updates:
             if isinstance(allowed, list) and allowed:
                 kinds = set(update) - {"update_id"}
-                if not kinds & set(allowed):
+                if kinds and not kinds & set(allowed):  # a kind-less update cannot be filtered
                     continue
             ready.append(update)
             if len(ready) >= limit:
