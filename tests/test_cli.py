@@ -22,6 +22,7 @@ def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_ask_json_case_answer() -> None:
     out = _run("ask", "我外婆能用我的医保个账吗", "--json")
     assert out.returncode == 0, out.stderr
@@ -30,6 +31,7 @@ def test_ask_json_case_answer() -> None:
     assert data["id"] == "sharing-relatives" and "外婆" in data["text"]
 
 
+@pytest.mark.slow
 def test_ask_plain_text_refusal() -> None:
     out = _run("ask", "社保卡怎么激活")
     assert out.returncode == 0
@@ -62,6 +64,7 @@ def test_chat_reads_lines_and_runs_the_dialogue(tmp_path: Path) -> None:
     assert "首批" in text
 
 
+@pytest.mark.slow
 def test_chat_subprocess_exits_at_end_of_input(tmp_path: Path) -> None:
     out = _run("chat", "--data-dir", str(tmp_path), stdin="你好\n谢谢\n")
     assert out.returncode == 0
@@ -85,6 +88,7 @@ def test_chat_warns_about_an_id_number_and_records_feedback(tmp_path: Path) -> N
     assert events[1].question is not None and "外婆" in events[1].question
 
 
+@pytest.mark.slow
 def test_kb_check_ok_and_failing(tmp_path: Path, kb_copy: Path) -> None:
     ok = _run("kb", "check")
     assert ok.returncode == 0 and "OK" in ok.stdout
@@ -94,6 +98,7 @@ def test_kb_check_ok_and_failing(tmp_path: Path, kb_copy: Path) -> None:
     assert "card.yaml:" in bad.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["ask", "你好"], ["chat"], ["match", "--jsonl"]])
 def test_commands_refuse_a_broken_knowledge_base(kb_copy: Path, command: list[str]) -> None:
     (kb_copy / "relatives.yaml").write_text("near: [\n", encoding="utf-8")

@@ -47,7 +47,7 @@ from . import groups, texts
 from .errors import on_error
 from .gate import EDITS, GROUPS, NEW_MESSAGES, PRIVATE, screen
 from .inline import InlineAnswers
-from .memory import CONTEXT_TYPES
+from .memory import CONTEXT_TYPES, AnyApplication
 from .ops import Ops, OpsApplication, run_until_signalled
 from .persistence import StatePersistence
 from .polling import UpdatesRequest
@@ -69,7 +69,7 @@ COMMAND_MENUS = (
 )
 
 
-async def set_command_menus(application: Application) -> None:
+async def set_command_menus(application: AnyApplication) -> None:
     """post_init: the command menus, with Chinese descriptions, for each kind of chat."""
     for scope, commands in COMMAND_MENUS:
         await application.bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=scope)

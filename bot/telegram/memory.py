@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from ..conversation import UserState
 from ..engine.dialogue import DialogueState
@@ -85,6 +85,7 @@ class ChatData(dict[str, Any]):
 
 
 Context = CallbackContext[ExtBot[None], UserData, ChatData, dict[Any, Any]]
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 CONTEXT_TYPES = ContextTypes(context=CallbackContext, user_data=UserData, chat_data=ChatData)
 
 

@@ -8,9 +8,9 @@ import logging
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import Application
 
 from .health import HEALTH_PATH, Health
+from .memory import AnyApplication
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ HTTP_OK, HTTP_BAD_REQUEST, HTTP_FORBIDDEN, HTTP_UNAVAILABLE = 200, 400, 403, 503
 class Webhook:
     """POST <path>: checks the secret token, then queues the update for the Application."""
 
-    def __init__(self, application: Application, secret: str, health: Health) -> None:
+    def __init__(self, application: AnyApplication, secret: str, health: Health) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret token")
         self.application = application

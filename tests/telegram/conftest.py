@@ -43,6 +43,13 @@ class Recorded:
         self.items.append((kind, entry_id, user_id, chat_type, text))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that talks to the fake Bot API server runs the bot end to end: it is slow."""
+    for item in items:
+        if "api" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def settings(api: FakeBotApi, tmp_path: Path) -> Settings:
     """Settings pointing at the fake, with a temporary data directory."""

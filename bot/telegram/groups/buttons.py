@@ -30,7 +30,7 @@ from .rules import GROUP_TYPES
 logger = logging.getLogger(__name__)
 
 
-class GroupButtons(CallbackQueryHandler):
+class GroupButtons(CallbackQueryHandler[Context, None]):
     """A CallbackQueryHandler for buttons pressed in group chats only."""
 
     def check_update(self, update: object) -> bool | object | None:
