@@ -56,7 +56,6 @@ def settings(api: FakeBotApi, tmp_path: Path) -> Settings:
     return Settings(
         telegram_bot_token=DEFAULT_TOKEN,
         telegram_base_url=api.base_url,
-        telegram_base_file_url=api.base_file_url,
         data_dir=tmp_path / "data",
     )
 
