@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from .engine.reply import Reply, ReplyKind
 from .engine.sensitive import redact
@@ -177,51 +177,28 @@ class Analytics:
             return None
         return hmac.new(self._salt, str(user_id).encode("ascii"), hashlib.sha256).hexdigest()
 
-    def _row(
-        self, kind: str, entry_id: str | None, chosen_entry_id: str | None, score: float | None,
-        chat_type: str | None, user_id: int | None, question: str, at: dt.datetime | None,
-    ) -> Row:
+    def _row(self, kind: str, fields: EventFields) -> Row:
         if kind not in KINDS:
             raise ValueError(f"unknown analytics event kind {kind!r}; expected one of {sorted(KINDS)}")
         if self._closed:
             raise RuntimeError("the analytics store is closed")
+        chat_type = fields.get("chat_type", CLI)
         if chat_type is not None and chat_type not in CHAT_TYPES:
             chat_type = OTHER_CHAT
+        question, score = fields.get("question", ""), fields.get("score")
         text = redact(question)[:MAX_QUESTION_CHARS].strip() or None
-        moment = at or dt.datetime.now(dt.UTC)
-        return (format_ts(moment), str(kind), entry_id, chosen_entry_id,
-                None if score is None else float(score), chat_type, self.anonymise(user_id), text)
+        moment = fields.get("at") or dt.datetime.now(dt.UTC)
+        return (format_ts(moment), str(kind), fields.get("entry_id"), fields.get("chosen_entry_id"),
+                None if score is None else float(score), chat_type,
+                self.anonymise(fields.get("user_id")), text)
 
-    async def record(
-        self,
-        kind: str,
-        *,
-        entry_id: str | None = None,
-        chosen_entry_id: str | None = None,
-        score: float | None = None,
-        chat_type: str | None = CLI,
-        user_id: int | None = None,
-        question: str = "",
-        at: dt.datetime | None = None,
-    ) -> None:
+    async def record(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """Queue one event; the question is redacted and the user id anonymised before queuing."""
-        row = self._row(kind, entry_id, chosen_entry_id, score, chat_type, user_id, question, at)
-        await self._ensure_writer().put(row)
+        await self._ensure_writer().put(self._row(kind, fields))
 
-    def record_nowait(
-        self,
-        kind: str,
-        *,
-        entry_id: str | None = None,
-        chosen_entry_id: str | None = None,
-        score: float | None = None,
-        chat_type: str | None = CLI,
-        user_id: int | None = None,
-        question: str = "",
-        at: dt.datetime | None = None,
-    ) -> None:
+    def record_nowait(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """record() for synchronous code on the event loop's thread; drops (and logs) when full."""
-        row = self._row(kind, entry_id, chosen_entry_id, score, chat_type, user_id, question, at)
+        row = self._row(kind, fields)
         try:
             self._ensure_writer().put_nowait(row)
         except asyncio.QueueFull:
@@ -296,22 +273,23 @@ class Analytics:
             self._conn = None
 
 
+class EventFields(TypedDict, total=False):
+    """What an event may carry besides its kind (chat_type defaults to the terminal's)."""
+
+    entry_id: str | None
+    chosen_entry_id: str | None
+    score: float | None
+    chat_type: str | None
+    user_id: int | None
+    question: str
+    at: dt.datetime | None
+
+
 class EventSink(Protocol):
     """Records what became of a question; Analytics implements it. It must not block (events
     are queued and written in the background)."""
 
-    def record_nowait(
-        self,
-        kind: str,
-        *,
-        entry_id: str | None = None,
-        chosen_entry_id: str | None = None,
-        score: float | None = None,
-        chat_type: str | None = CLI,
-        user_id: int | None = None,
-        question: str = "",
-        at: dt.datetime | None = None,
-    ) -> None:
+    def record_nowait(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """Queue one event; the question is redacted and the user id anonymised by the store."""
 
 

@@ -74,7 +74,7 @@ class Who:
     """Who is talking, as analytics records it."""
 
     user_id: int | None
-    chat_type: str
+    chat_type: str | None
 
 
 @dataclass
@@ -168,10 +168,9 @@ class Conversation:
         """The engine in service."""
         return self.ref.engine
 
-    @property
-    def dialogues(self) -> Dialogues:
-        """The dialogue runner in service."""
-        return self.ref.dialogues
+    def look_up(self, text: str) -> tuple[Reply, Match | None]:
+        """The engine's reply to free text and the match behind it, not recorded."""
+        return self.ref.dialogues.answer(text)
 
     # ----- recording -----
 
@@ -222,7 +221,7 @@ class Conversation:
     def answer(self, who: Who, question: str) -> tuple[Reply, Match | None]:
         """The engine's reply to a free question (matched once), recorded for curators."""
         question = question[:MAX_QUESTION_CHARS]
-        reply, match = self.dialogues.answer(question)
+        reply, match = self.look_up(question)
         self.record_question(who, reply, question)
         logger.info("%s chat: %r → %s %s (%.2f)", who.chat_type, question, reply.kind,
                     reply.entry_id or "-", reply.score)
@@ -253,8 +252,8 @@ class Conversation:
                 return out + self.cancel(user)
             if word in RESUME_WORDS:
                 state.updated = time.time()
-                return [*out, Out(self.dialogues.render(state))]
-            handled = self.dialogues.text(state, question)
+                return [*out, Out(self.ref.dialogues.render(state))]
+            handled = self.ref.dialogues.text(state, question)
             if handled is not None:
                 reply, user.dialogue = handled
                 return [*out, Out(reply)]
@@ -286,9 +285,9 @@ class Conversation:
 
     def start_flow(self, user: UserState, flow_id: str) -> list[Out]:
         """Begin a guided dialogue (replacing one that is running)."""
-        if flow_id not in self.dialogues.flows:
+        if flow_id not in self.ref.dialogues.flows:
             return [Out(Reply(msg.FLOW_ENDED, kind=ReplyKind.DIALOGUE))]
-        reply, user.dialogue = self.dialogues.start(flow_id)
+        reply, user.dialogue = self.ref.dialogues.start(flow_id)
         return [Out(reply)]
 
     def cancel(self, user: UserState) -> list[Out]:
@@ -305,7 +304,7 @@ class Conversation:
         return [Out(Reply(msg.FLOW_TIMEOUT, kind=ReplyKind.DIALOGUE))]
 
     def _expire_if_idle(self, user: UserState) -> list[Out]:
-        if user.dialogue is not None and self.dialogues.expired(user.dialogue, self.timeout):
+        if user.dialogue is not None and self.ref.dialogues.expired(user.dialogue, self.timeout):
             return self.expire(user)
         return []
 
@@ -344,7 +343,7 @@ class Conversation:
             timed_out = self._expire_if_idle(user)
             if timed_out:
                 return timed_out
-        reply, user.dialogue = self.dialogues.press(state, move)
+        reply, user.dialogue = self.ref.dialogues.press(state, move)
         if reply.kind is ReplyKind.NOTICE:
             return [Out(reply, Show.TOAST)]
         return [Out(reply, Show.NEW if move.move is Move.RESUME else Show.IN_PLACE)]

@@ -13,12 +13,13 @@ import logging
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import Job
 
-from ..conversation import Conversation, Out, Pressed, Show, UserState, Who
-from ..engine import Engine, Reply, ReplyKind
+from ..conversation import Out, Pressed, Show, UserState
+from ..engine import Reply, ReplyKind
 from ..engine import messages as msg
 from ..engine.actions import Vote, parse
-from .memory import ChatData, Context, UserData
+from .memory import Context, UserData
 from .render import drop_button_rows, drop_buttons, edit_reply, send_reply
+from .surface import Surface
 
 logger = logging.getLogger(__name__)
 
@@ -38,28 +39,8 @@ def is_vote(data: object) -> bool:
     return isinstance(data, str) and isinstance(parse(data), Vote)
 
 
-class PrivateChat:
+class PrivateChat(Surface):
     """The private-chat surface of the conversation core."""
-
-    def __init__(self, conversation: Conversation) -> None:
-        self.conversation = conversation
-
-    @property
-    def engine(self) -> Engine:
-        """The engine in service (a reload swaps it between two updates)."""
-        return self.conversation.engine
-
-    @staticmethod
-    def who(update: Update) -> Who:
-        """The user and chat type, as analytics records them."""
-        user, chat = update.effective_user, update.effective_chat
-        return Who(user.id if user else None, chat.type if chat else "private")
-
-    @staticmethod
-    def _data(context: Context) -> tuple[UserData, ChatData]:
-        user_data = context.user_data if context.user_data is not None else UserData()
-        chat_data = context.chat_data if context.chat_data is not None else ChatData()
-        return user_data, chat_data
 
     # ----- input -----
 
@@ -67,8 +48,7 @@ class PrivateChat:
         """A text message: the dialogue's input, or a question."""
         message = update.effective_message
         assert message is not None
-        user_data, _ = self._data(context)
-        user = user_data.load()
+        user = self.user_data(context).load()
         outs = self.conversation.text(user, self.who(update), message.text or "")
         await self.deliver(update, context, user, outs)
 
@@ -78,8 +58,7 @@ class PrivateChat:
         assert message is not None
         head, _, arg = (message.text or "").partition(" ")
         name = head.removeprefix("/").split("@")[0]
-        user_data, _ = self._data(context)
-        user = user_data.load()
+        user = self.user_data(context).load()
         outs = self.conversation.command(user, self.who(update), name, arg.strip())
         await self.deliver(update, context, user, outs)
 
@@ -90,17 +69,16 @@ class PrivateChat:
         if not isinstance(query.message, Message):  # too old for the bot to see
             await query.answer(msg.BUTTON_EXPIRED)
             return
-        user_data, chat_data = self._data(context)
-        user = user_data.load()
+        user = self.user_data(context).load()
         pressed = Pressed(query.data or "", query.message.message_id, is_suggestion(query.message))
-        outs = self.conversation.press(user, self.who(update), pressed, chat_data)
+        outs = self.conversation.press(user, self.who(update), pressed, self.chat_data(context))
         await self.deliver(update, context, user, outs, query)
 
     async def edited(self, update: Update, context: Context) -> None:
         """An edited question: the bot's earlier reply is edited to answer the new wording."""
         message, chat = update.edited_message, update.effective_chat
         assert message is not None and chat is not None
-        _, chat_data = self._data(context)
+        chat_data = self.chat_data(context)
         earlier = chat_data.replies_to(message.message_id)
         if earlier is None:
             logger.debug("edit of message %s, which the bot did not answer", message.message_id)
@@ -124,7 +102,7 @@ class PrivateChat:
         """Show the core's replies, keep the user's state, and move the dialogue's message."""
         chat, message = update.effective_chat, update.effective_message
         assert chat is not None and message is not None
-        user_data, chat_data = self._data(context)
+        user_data, chat_data = self.user_data(context), self.chat_data(context)
         if query is not None:
             toast = next((o.reply.body for o in outs if o.show is Show.TOAST), None)
             await query.answer(toast)

@@ -4,6 +4,7 @@ their own reply."""
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -28,6 +29,8 @@ from .memory import AUTO_ANSWER, SETTINGS_KEY, asker_of, note_answered, note_ask
 from .rules import GROUP_TYPES
 
 logger = logging.getLogger(__name__)
+
+EntryAction = TypeVar("EntryAction", ShowEntry, Vote)
 
 
 class GroupButtons(CallbackQueryHandler[Context, None]):
@@ -64,16 +67,23 @@ class GroupPresses:
         asker, kind = asker_of(context.chat_data or {}, query.message)
         return query, query.message, asker == query.from_user.id, kind
 
-    async def show_entry(self, update: Update, context: Context) -> None:
-        """A question button: the asker's did-you-mean turns into the answer; others get a new one."""
+    async def _entry_press(self, update: Update, context: Context, kind: type[EntryAction]
+                           ) -> tuple[EntryAction, tuple[CallbackQuery, Message, bool, str]] | None:
+        """The button's action about an entry, with _pressed()'s answer; None (the press
+        answered) for an unknown entry or a message too old to see."""
         assert update.callback_query is not None
         action = parse(update.callback_query.data)
-        if not isinstance(action, ShowEntry) or action.entry_id not in self.chats.engine.kb.entries:
+        if not isinstance(action, kind) or action.entry_id not in self.chats.engine.kb.entries:
             await update.callback_query.answer(msg.BUTTON_EXPIRED)
+            return None
+        pressed = await self._pressed(update, context)
+        return None if pressed is None else (action, pressed)
+
+    async def show_entry(self, update: Update, context: Context) -> None:
+        """A question button: the asker's did-you-mean turns into the answer; others get a new one."""
+        if (found := await self._entry_press(update, context, ShowEntry)) is None:
             return
-        if (pressed := await self._pressed(update, context)) is None:
-            return
-        query, message, own, kind = pressed
+        action, (query, message, own, kind) = found
         entry_id = action.entry_id
         reply = self.chats.engine.entry_reply(entry_id)
         chat_data = self.chats.chat_data(context)
@@ -120,14 +130,9 @@ class GroupPresses:
 
     async def vote(self, update: Update, context: Context) -> None:
         """👍/👎: recorded once per voter; the asker's vote also takes the vote buttons away."""
-        assert update.callback_query is not None
-        action = parse(update.callback_query.data)
-        if not isinstance(action, Vote) or action.entry_id not in self.chats.engine.kb.entries:
-            await update.callback_query.answer(msg.BUTTON_EXPIRED)
+        if (found := await self._entry_press(update, context, Vote)) is None:
             return
-        if (pressed := await self._pressed(update, context)) is None:
-            return
-        query, message, own, _ = pressed
+        action, (query, message, own, _) = found
         new = self.chats.conversation.give_feedback(
             self.chats.who(update), Feedback.UP if action.up else Feedback.DOWN, action.entry_id,
             message.message_id, self.chats.chat_data(context))

@@ -17,15 +17,16 @@ from telegram.error import BadRequest
 from telegram.helpers import create_deep_linked_url
 
 from ...analytics import MAX_QUESTION_CHARS
-from ...conversation import Conversation, Who, screen
-from ...engine import Engine, Reply, ReplyKind, sensitive
+from ...conversation import Conversation, screen
+from ...engine import Reply, ReplyKind, sensitive
 from ...engine import messages as msg
 from ...engine.actions import AutoAnswer, encode
 from ...engine.normalize import compact
 from .. import texts
-from ..memory import ChatData, Context
+from ..memory import Context
 from ..private import DEEP_LINK
 from ..render import send_reply
+from ..surface import Surface
 from .members import MemberCache
 from .memory import auto_answer_on, note_answered, note_asker, recent_answer
 from .rules import (
@@ -41,32 +42,14 @@ from .rules import (
 logger = logging.getLogger(__name__)
 
 
-class GroupChats:
+class GroupChats(Surface):
     """Everything the bot does in groups: answers when addressed, auto-answers, settings, numbers."""
 
     def __init__(self, conversation: Conversation, cooldown: float,
                  members: MemberCache | None = None) -> None:
-        self.conversation = conversation  # answers, analytics and feedback, as in private chats
+        super().__init__(conversation)  # answers, analytics and feedback, as in private chats
         self.cooldown = cooldown
         self.members = members or MemberCache()
-
-    @property
-    def engine(self) -> Engine:
-        """The engine in service (a reload swaps it between two updates)."""
-        return self.conversation.engine
-
-    @staticmethod
-    def who(update: Update) -> Who:
-        """The user and the group's type, as analytics records them."""
-        user, chat = update.effective_user, update.effective_chat
-        return Who(user.id if user else None, chat.type if chat else "group")
-
-    @staticmethod
-    def chat_data(context: Context) -> ChatData:
-        """The group's memory (a throwaway one where PTB keeps none)."""
-        return context.chat_data if context.chat_data is not None else ChatData()
-
-    # ----- sending -----
 
     async def post(
         self, context: Context, chat: Chat, reply: Reply, reply_to: int,
@@ -129,7 +112,7 @@ class GroupChats:
         text = (message.text or "")[:MAX_QUESTION_CHARS]
         if not looks_like_question(text):
             return
-        reply, match = self.conversation.dialogues.answer(text)
+        reply, match = self.conversation.look_up(text)
         if not confident(reply, match):
             logger.debug("group %s: not sure enough to answer %r unasked (%s)", chat.id, text, reply.kind)
             return
