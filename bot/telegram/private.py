@@ -16,7 +16,7 @@ from telegram.ext import Job
 from ..conversation import Out, Pressed, Show, UserState
 from ..engine import Reply, ReplyKind
 from ..engine import messages as msg
-from ..engine.actions import Vote, parse
+from ..engine.actions import NoneOfThese, Vote, parse
 from .memory import Context, UserData
 from .render import drop_button_rows, drop_buttons, edit_reply, send_reply
 from .surface import Surface
@@ -31,7 +31,8 @@ def is_suggestion(message: object) -> bool:
     """Whether a bot message is a "did you mean" reply (the only one with a 都不是 button)."""
     markup = getattr(message, "reply_markup", None)
     keyboard = markup.inline_keyboard if markup is not None else ()
-    return any(button.callback_data == "none" for row in keyboard for button in row)
+    return any(isinstance(parse(button.callback_data), NoneOfThese)
+               for row in keyboard for button in row if isinstance(button.callback_data, str))
 
 
 def is_vote(data: object) -> bool:

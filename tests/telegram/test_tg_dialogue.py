@@ -188,6 +188,17 @@ async def test_free_question_mid_dialogue_keeps_the_place(bot: Application, pers
     assert prompt(engine, "method") in again["text"]
 
 
+async def test_a_question_naming_a_relative_mid_dialogue_is_matched_once(
+    bot: Application, person: Person, engine: Engine, matcher_calls: list[str]
+) -> None:
+    """Not an answer to the step, so answered as a question: the matcher runs once for it."""
+    await begin(person, engine)
+    question = "我妈住院报销比例是多少"
+    (answer,) = await person.say(question)
+    assert msg.FLOW_RESUME_BUTTON in person.labels(answer)
+    assert matcher_calls.count(question) == 1
+
+
 async def test_stale_buttons_get_a_polite_notice(bot: Application, person: Person,
                                                  engine: Engine) -> None:
     """A button from an older dialogue, during or after a newer one, says the dialogue ended."""
