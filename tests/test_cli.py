@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.analytics import ANSWERED, CLI, FEEDBACK_DOWN, read_events
+from bot.analytics import ANSWERED, CLI, FEEDBACK_DOWN, LoggingFeedbackSink, read_events
 from bot.cli import build_parser, cmd_chat, cmd_match
+from bot.conversation import Conversation, Show
+from bot.conversation.terminal import TerminalChat
 from bot.engine import messages as msg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,12 +82,26 @@ def test_chat_warns_about_an_id_number_and_records_feedback(tmp_path: Path) -> N
     text = stdout.getvalue()
     assert msg.NUMBER_WARNING.format(what="身份证号") in text and "✅ 外婆" in text
     assert msg.FEEDBACK_THANKS in text
-    assert msg.FLOW_STEP_DONE in text  # 父母 typed twice: the second press acts on nothing
-    assert text.count("同一个省参保吗") == 1
+    # 父母 typed twice: the second is no button any more, so it is a question, not step 2's answer.
+    assert text.count("同一个省参保吗") == 1 and msg.FLOW_RESUME_HINT in text
+    assert "在哪个城市参保" not in text and "哪种方式" not in text
     events = read_events(tmp_path)
-    assert [e.kind for e in events] == [ANSWERED, FEEDBACK_DOWN]
+    assert [e.kind for e in events][:2] == [ANSWERED, FEEDBACK_DOWN]
+    assert len(events) == 3 and events[2].question == "父母"  # the second 父母, asked
     assert events[1].entry_id == "sharing-relatives" and events[1].chat_type == CLI
     assert events[1].question is not None and "外婆" in events[1].question
+
+
+def test_a_double_tap_in_the_terminal_acts_once(engine) -> None:  # noqa: ANN001 - fixture
+    """The same dialogue button pressed twice: the second press is for a step already answered."""
+    chat = TerminalChat(Conversation(engine, LoggingFeedbackSink()))
+    chat.handle("/bind")
+    parents = chat.labels["父母"]
+    (step,) = chat.press(parents)
+    assert "同一个省" in step.reply.body
+    (again,) = chat.press(parents)
+    assert again.show is Show.TOAST and again.reply.body == msg.FLOW_STEP_DONE
+    assert chat.user.dialogue is not None and chat.user.dialogue.step == "cross"
 
 
 @pytest.mark.slow

@@ -174,13 +174,15 @@ class Conversation:
 
     # ----- recording -----
 
-    def emit(self, who: Who, kind: EventKind, question: str, **fields: object) -> None:
+    def emit(self, who: Who, kind: EventKind, question: str, *, entry_id: str | None = None,
+             chosen_entry_id: str | None = None, score: float | None = None) -> None:
         """Queue one analytics event; a failing store is logged and never fails the turn."""
         if self.events is None:
             return
         try:
             self.events.record_nowait(kind, chat_type=who.chat_type, user_id=who.user_id,
-                                      question=question, **fields)  # type: ignore[arg-type]
+                                      question=question, entry_id=entry_id,
+                                      chosen_entry_id=chosen_entry_id, score=score)
         except Exception:
             logger.exception("analytics: could not record a %s event", kind)
 

@@ -10,8 +10,6 @@ from ..engine.normalize import compact
 from ..engine.reply import Reply, ReplyKind
 from .core import Conversation, Out, Pressed, Show, UserState, Who
 
-LABEL_MEMORY = 200  # button labels remembered for typing (older buttons, as in a chat history)
-
 
 @dataclass
 class TerminalMemory:
@@ -48,8 +46,8 @@ def render(reply: Reply, numbered_from: int = 1) -> str:
 class TerminalChat:
     """One user's chat in the terminal, driving the conversation core.
 
-    A number presses one of the buttons just shown; a button's label, typed, presses the latest
-    button of that name, also under an earlier reply (like tapping an old message's button).
+    A number, or a label typed in full, presses one of the buttons just shown; anything else is
+    text, as in a chat.
     """
 
     def __init__(self, conversation: Conversation, user_id: int | None = None) -> None:
@@ -59,7 +57,7 @@ class TerminalChat:
         self.memory = TerminalMemory()
         self._ids = itertools.count(1)
         self.buttons: list[Pressed] = []  # the buttons just shown, by number
-        self.labels: dict[str, Pressed] = {}  # compact label → the latest button with it
+        self.labels: dict[str, Pressed] = {}  # compact label → the button just shown with it
 
     def handle(self, line: str) -> list[Out]:
         """The replies to one line typed by the user."""
@@ -88,7 +86,7 @@ class TerminalChat:
         """Number the buttons of the replies that are shown as messages."""
         messages = [o for o in outs if o.show not in (Show.TOAST, Show.DROP_VOTES)]
         if messages:
-            self.buttons = []
+            self.buttons, self.labels = [], {}
         for out in messages:
             message_id = next(self._ids)
             if out.question is not None:
@@ -97,10 +95,7 @@ class TerminalChat:
             for button in out.reply.flat_buttons():
                 pressed = Pressed(button.action, message_id, suggestion)
                 self.buttons.append(pressed)
-                self.labels.pop(compact(button.label), None)
-                self.labels[compact(button.label)] = pressed
-        while len(self.labels) > LABEL_MEMORY:
-            del self.labels[next(iter(self.labels))]
+                self.labels.setdefault(compact(button.label), pressed)
         return outs
 
     def text_of(self, outs: list[Out]) -> str:
