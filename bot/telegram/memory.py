@@ -3,12 +3,16 @@ ContextTypes: the user's dialogue, and a chat's answered questions and the feedb
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from telegram import Message
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from ..conversation import UserState
 from ..engine.dialogue import DialogueState
+from ..engine.reply import ReplyKind
+from .render import is_suggestion
 
 STATE_KEY = "dialogue"  # user_data: DialogueState.to_dict(), plain data for the pickle
 MESSAGE_KEY = "dialogue_message"  # user_data: [chat id, message id] of the step on screen
@@ -16,6 +20,11 @@ REPLIES_KEY = "replies"  # chat_data: {user message id: {"bot": [bot message ids
 REPLY_MEMORY = 200  # per chat: questions whose replies are remembered so that edits can follow
 FEEDBACK_KEY = "feedback_given"  # chat_data: {"<kind>:<bot message id>": [user ids]}
 FEEDBACK_MEMORY = 200  # per chat: bot messages whose 👍/👎 and 都不是 givers are remembered
+SETTINGS_KEY = "group_settings"  # chat_data of a group: {"auto_answer": bool}
+AUTO_ANSWER = "auto_answer"
+ANSWERED_KEY = "answered"  # chat_data of a group: {entry id: [unix time, bot message id]}
+ASKERS_KEY = "askers"  # chat_data of a group: {bot message id: [user id it answered, reply kind]}
+ASKER_MEMORY = 200  # bot messages per group whose asker is remembered
 
 
 class UserData(dict[str, Any]):
@@ -82,6 +91,50 @@ class ChatData(dict[str, Any]):
         while len(given) > FEEDBACK_MEMORY:
             del given[next(iter(given))]
         return True
+
+    # ----- groups -----
+
+    @property
+    def auto_answer(self) -> bool:
+        """Whether the group's admins turned auto-answer on (it is off by default)."""
+        return bool(self.get(SETTINGS_KEY, {}).get(AUTO_ANSWER, False))
+
+    @auto_answer.setter
+    def auto_answer(self, on: bool) -> None:
+        self.setdefault(SETTINGS_KEY, {})[AUTO_ANSWER] = on
+
+    def note_asker(self, bot_message_id: int, user_id: int, kind: str) -> None:
+        """Remember whom a bot message answers, so that only they change it with its buttons."""
+        askers = self.setdefault(ASKERS_KEY, {})
+        askers[bot_message_id] = [user_id, kind]
+        while len(askers) > ASKER_MEMORY:
+            del askers[next(iter(askers))]
+
+    def asker_of(self, message: Message) -> tuple[int | None, str]:
+        """Who a bot message answers and its kind; falls back to the message it quotes and its
+        buttons."""
+        noted = self.get(ASKERS_KEY, {}).get(message.message_id)
+        if noted is not None:
+            return int(noted[0]), str(noted[1])
+        kind = ReplyKind.SUGGEST if is_suggestion(message) else ""
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
+            return replied.from_user.id, kind
+        return None, kind
+
+    def note_answered(self, entry_id: str, bot_message_id: int, cooldown: float) -> None:
+        """Remember when an entry was answered in the group, forgetting answers past the cooldown."""
+        now = time.time()
+        answered = {k: v for k, v in self.get(ANSWERED_KEY, {}).items() if now - v[0] < cooldown}
+        answered[entry_id] = [now, bot_message_id]
+        self[ANSWERED_KEY] = answered
+
+    def recent_answer(self, entry_id: str, cooldown: float) -> int | None:
+        """The bot message that answered the entry within the cooldown, if any."""
+        noted = self.get(ANSWERED_KEY, {}).get(entry_id)
+        if noted is None or time.time() - noted[0] >= cooldown:
+            return None
+        return int(noted[1])
 
 
 Context = CallbackContext[ExtBot[None], UserData, ChatData, dict[Any, Any]]

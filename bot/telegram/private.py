@@ -16,28 +16,14 @@ from telegram.ext import Job
 from ..conversation import Out, Pressed, Show, UserState
 from ..engine import Reply, ReplyKind
 from ..engine import messages as msg
-from ..engine.actions import NoneOfThese, Vote, parse
 from .memory import Context, UserData
-from .render import drop_button_rows, drop_buttons, edit_reply, send_reply
+from .render import drop_button_rows, drop_buttons, edit_reply, is_suggestion, is_vote, send_reply
 from .surface import Surface
 
 logger = logging.getLogger(__name__)
 
 DEEP_LINK = "bind"  # t.me/<bot>?start=bind opens the dialogue from a group
 TIMEOUT_JOB = "dialogue-timeout:{user}"
-
-
-def is_suggestion(message: object) -> bool:
-    """Whether a bot message is a "did you mean" reply (the only one with a 都不是 button)."""
-    markup = getattr(message, "reply_markup", None)
-    keyboard = markup.inline_keyboard if markup is not None else ()
-    return any(isinstance(parse(button.callback_data), NoneOfThese)
-               for row in keyboard for button in row if isinstance(button.callback_data, str))
-
-
-def is_vote(data: object) -> bool:
-    """Whether button data is a 👍/👎."""
-    return isinstance(data, str) and isinstance(parse(data), Vote)
 
 
 class PrivateChat(Surface):

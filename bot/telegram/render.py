@@ -12,6 +12,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
 from ..engine import Reply
+from ..engine.actions import NoneOfThese, Vote, parse
 
 logger = logging.getLogger(__name__)
 
@@ -166,3 +167,16 @@ async def drop_button_rows(bot: Bot, message: Message, drop: Callable[[object], 
             reply_markup=InlineKeyboardMarkup(rows) if rows else None)
     except BadRequest as exc:  # already without them, or too old to edit
         logger.debug("cannot drop buttons of message %s: %s", message.message_id, exc)
+
+
+def is_suggestion(message: object) -> bool:
+    """Whether a bot message is a "did you mean" reply (the only one with a 都不是 button)."""
+    markup = getattr(message, "reply_markup", None)
+    keyboard = markup.inline_keyboard if markup is not None else ()
+    return any(isinstance(parse(button.callback_data), NoneOfThese)
+               for row in keyboard for button in row if isinstance(button.callback_data, str))
+
+
+def is_vote(data: object) -> bool:
+    """Whether button data is a 👍/👎."""
+    return isinstance(data, str) and isinstance(parse(data), Vote)

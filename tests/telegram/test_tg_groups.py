@@ -18,6 +18,7 @@ from bot.engine.actions import AutoAnswer, encode
 from bot.settings import Settings
 from bot.telegram import app as app_module
 from bot.telegram import groups, texts
+from bot.telegram.memory import SETTINGS_KEY
 from tests.fakes.bot_api import FakeBotApi
 
 from .conftest import QUIET_PERIOD, STEP_TIMEOUT, wait_until
@@ -253,7 +254,7 @@ async def test_settings_for_admins_only(bot: Application, api: FakeBotApi, group
     answer, _ = await group.press(member, menu, encode(AutoAnswer(True)))
     assert answer["text"] == texts.SETTINGS_ADMIN_ONLY and answer["show_alert"] is True
     assert group.current(menu)["text"] == menu["text"]
-    assert groups.SETTINGS_KEY not in bot.chat_data[group.id]
+    assert SETTINGS_KEY not in bot.chat_data[group.id]
 
     answer, _ = await group.press(admin, menu, encode(AutoAnswer(True)), edits=1)
     assert answer["text"] == texts.AUTO_ANSWER_SAVED.format(state=texts.AUTO_ANSWER_ON)
@@ -265,7 +266,7 @@ async def test_settings_for_admins_only(bot: Application, api: FakeBotApi, group
 
     answer, _ = await group.press(admin, now, encode(AutoAnswer(False)), edits=1)
     assert answer["text"] == texts.AUTO_ANSWER_SAVED.format(state=texts.AUTO_ANSWER_OFF)
-    assert groups.auto_answer_on(bot.chat_data[group.id]) is False
+    assert bot.chat_data[group.id].auto_answer is False
 
 
 async def test_settings_by_anonymous_admin_and_in_private(
@@ -556,7 +557,7 @@ async def test_group_migration_keeps_the_settings(bot: Application, api: FakeBot
     update = {"message": {"message_id": 99, "date": int(time.time()), "chat": old.chat,
                           "from": users["admin"], "migrate_to_chat_id": SUPERGROUP_ID}}
     await api.raw_update(update)
-    await wait_until(lambda: groups.auto_answer_on(bot.chat_data.get(SUPERGROUP_ID)),
+    await wait_until(lambda: getattr(bot.chat_data.get(SUPERGROUP_ID), "auto_answer", False),
                      "the settings to move", api)
 
 

@@ -22,10 +22,10 @@ from ...engine import messages as msg
 from ...engine.actions import AutoAnswer, ShowEntry, ShowTopic, Vote, parse
 from .. import texts
 from ..memory import Context
-from ..private import DEEP_LINK, is_vote
-from ..render import drop_button_rows, edit_reply
+from ..private import DEEP_LINK
+from ..render import drop_button_rows, edit_reply, is_vote
+from ..surface import Surface
 from .chats import GroupChats
-from .memory import AUTO_ANSWER, SETTINGS_KEY, asker_of, note_answered, note_asker
 from .rules import GROUP_TYPES
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class GroupPresses:
         if not isinstance(query.message, Message):
             await query.answer(msg.BUTTON_EXPIRED)
             return None
-        asker, kind = asker_of(context.chat_data or {}, query.message)
+        asker, kind = Surface.chat_data(context).asker_of(query.message)
         return query, query.message, asker == query.from_user.id, kind
 
     async def _entry_press(self, update: Update, context: Context, kind: type[EntryAction]
@@ -93,8 +93,8 @@ class GroupPresses:
         if own and kind == ReplyKind.SUGGEST:
             await query.answer()
             shown = await edit_reply(context.bot, message.chat.id, [message.message_id], reply)
-            note_asker(chat_data, shown[-1], query.from_user.id, reply.kind)
-            note_answered(chat_data, entry_id, shown[0], self.chats.cooldown)
+            chat_data.note_asker(shown[-1], query.from_user.id, reply.kind)
+            chat_data.note_answered(entry_id, shown[0], self.chats.cooldown)
             return
         await query.answer(None if own else texts.NOT_YOUR_QUESTION)
         await self.chats.post(context, message.chat, reply, message.message_id, query.from_user.id)
@@ -162,7 +162,7 @@ class GroupPresses:
         action = parse(query.data)
         on = isinstance(action, AutoAnswer) and action.on
         assert context.chat_data is not None
-        context.chat_data.setdefault(SETTINGS_KEY, {})[AUTO_ANSWER] = on
+        context.chat_data.auto_answer = on
         logger.info("group %s: auto-answer %s by %s", chat.id, "on" if on else "off", query.from_user.id)
         await query.answer(texts.AUTO_ANSWER_SAVED.format(
             state=texts.AUTO_ANSWER_ON if on else texts.AUTO_ANSWER_OFF))

@@ -28,7 +28,6 @@ from ..private import DEEP_LINK
 from ..render import send_reply
 from ..surface import Surface
 from .members import MemberCache
-from .memory import auto_answer_on, note_answered, note_asker, recent_answer
 from .rules import (
     DELETE_KINDS,
     GROUP_TYPES,
@@ -59,11 +58,11 @@ class GroupChats(Surface):
         sent = await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
         chat_data = context.chat_data
         if chat_data is not None:
-            note_asker(chat_data, sent[-1], asker, reply.kind)
+            chat_data.note_asker(sent[-1], asker, reply.kind)
             if question is not None:
                 chat_data.remember(reply_to, sent, question)
             if reply.entry_id and reply.answered:
-                note_answered(chat_data, reply.entry_id, sent[0], self.cooldown)
+                chat_data.note_answered(reply.entry_id, sent[0], self.cooldown)
         return sent
 
     async def _answer(self, update: Update, context: Context, target: Message,
@@ -98,7 +97,7 @@ class GroupChats(Surface):
         assert message is not None
         found = addressed(message, context.bot.username, context.bot.id)
         if found is None:
-            if auto_answer_on(context.chat_data):
+            if self.chat_data(context).auto_answer:
                 await self.auto_answer(update, context)
         elif not compact(found[0]):
             await self._say(context, message, texts.GROUP_HELP)
@@ -118,7 +117,7 @@ class GroupChats(Surface):
             return
         assert reply.entry_id is not None
         self.conversation.record_question(self.who(update), reply, text)
-        earlier = recent_answer(context.chat_data or {}, reply.entry_id, self.cooldown)
+        earlier = self.chat_data(context).recent_answer(reply.entry_id, self.cooldown)
         if earlier is not None:
             await self.point_to(context, message, earlier)
             return
@@ -182,7 +181,7 @@ class GroupChats(Surface):
 
     async def settings_menu(self, context: Context,
                              chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
-        on = auto_answer_on(context.chat_data)
+        on = self.chat_data(context).auto_answer
         sees_all = context.bot.can_read_all_group_messages or await self.members.is_admin(
             context.bot, chat.id, context.bot.id)
         lines = [
