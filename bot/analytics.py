@@ -53,14 +53,6 @@ class EventKind(StrEnum):
     FEEDBACK_DOWN = "feedback_down"
 
 
-class Feedback(StrEnum):
-    """What a user said about the bot's reply: a vote, or 都不是 under "did you mean"."""
-
-    UP = "up"
-    DOWN = "down"
-    NONE_OF_THESE = "none"
-
-
 # The names the report and older callers import.
 ANSWERED, SUGGESTED, UNANSWERED = EventKind.ANSWERED, EventKind.SUGGESTED, EventKind.UNANSWERED
 SUGGESTION_CHOSEN, NONE_OF_THESE = EventKind.SUGGESTION_CHOSEN, EventKind.NONE_OF_THESE
@@ -72,8 +64,8 @@ OTHER_CHAT = "other"  # stored for a chat type not in CHAT_TYPES
 # Reply kind → event kind for a free-text question; other reply kinds are not recorded.
 REPLY_KINDS = {ReplyKind.ANSWER: ANSWERED, ReplyKind.CASE: ANSWERED,
                ReplyKind.SUGGEST: SUGGESTED, ReplyKind.NONE: UNANSWERED}
-FEEDBACK_KINDS = {Feedback.UP: FEEDBACK_UP, Feedback.DOWN: FEEDBACK_DOWN,
-                  Feedback.NONE_OF_THESE: NONE_OF_THESE}
+FEEDBACK = frozenset({FEEDBACK_UP, FEEDBACK_DOWN, NONE_OF_THESE})  # what a FeedbackSink records
+VOTES = frozenset({FEEDBACK_UP, FEEDBACK_DOWN})
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -299,7 +291,7 @@ class FeedbackSink(Protocol):
     def record(
         self, kind: str, entry_id: str | None, user_id: int | None, chat_type: str | None, text: str
     ) -> None:
-        """Keep one vote (up/down on an entry) or a 都不是 (none)."""
+        """Keep one vote (FEEDBACK_UP/FEEDBACK_DOWN on an entry) or a 都不是 (NONE_OF_THESE)."""
 
 
 class LoggingFeedbackSink:
@@ -322,8 +314,8 @@ class AnalyticsFeedbackSink:
     def record(
         self, kind: str, entry_id: str | None, user_id: int | None, chat_type: str | None, text: str
     ) -> None:
-        """Queue one piece of feedback ("up", "down" or "none") as an analytics event."""
-        self.analytics.record_nowait(FEEDBACK_KINDS[Feedback(kind)], entry_id=entry_id, user_id=user_id,
+        """Queue one piece of feedback as an analytics event."""
+        self.analytics.record_nowait(kind, entry_id=entry_id, user_id=user_id,
                                      chat_type=chat_type, question=text)
 
 

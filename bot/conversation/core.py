@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Protocol
 
-from ..analytics import MAX_QUESTION_CHARS, EventKind, EventSink, Feedback, FeedbackSink, kind_of
+from ..analytics import MAX_QUESTION_CHARS, VOTES, EventKind, EventSink, FeedbackSink, kind_of
 from ..engine import messages as msg
 from ..engine import sensitive
 from ..engine.actions import (
@@ -196,11 +196,11 @@ class Conversation:
         self.emit(who, kind, question, entry_id=reply.entry_id if reply.answered else None,
                   score=reply.score)
 
-    def give_feedback(self, who: Who, kind: Feedback, entry_id: str | None, message_id: int,
+    def give_feedback(self, who: Who, kind: EventKind, entry_id: str | None, message_id: int,
                       memory: Memory) -> bool:
         """Record 👍/👎 (one vote per user and answer) or 都不是 (once per user and message);
         False for a second press by the same user."""
-        key = "vote" if kind in (Feedback.UP, Feedback.DOWN) else str(kind)
+        key = "vote" if kind in VOTES else str(kind)
         if not memory.first(key, message_id, who.user_id):
             logger.info("%s feedback on message %s given again by the same user: not recorded",
                         kind, message_id)
@@ -327,10 +327,10 @@ class Conversation:
             case StartFlow(flow_id):
                 return self.start_flow(user, flow_id)
             case NoneOfThese():
-                self.give_feedback(who, Feedback.NONE_OF_THESE, None, pressed.message_id, memory)
+                self.give_feedback(who, EventKind.NONE_OF_THESE, None, pressed.message_id, memory)
                 return [Out(self.engine.none_of_these())]
             case Vote(up, entry_id) if entry_id in self.engine.kb.entries:
-                kind = Feedback.UP if up else Feedback.DOWN
+                kind = EventKind.FEEDBACK_UP if up else EventKind.FEEDBACK_DOWN
                 new = self.give_feedback(who, kind, entry_id, pressed.message_id, memory)
                 thanks = notice(msg.FEEDBACK_THANKS if new else msg.FEEDBACK_ALREADY)
                 return [Out(thanks, Show.TOAST), Out(thanks, Show.DROP_VOTES)]

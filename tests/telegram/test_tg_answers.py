@@ -96,8 +96,8 @@ async def test_free_question_related_and_feedback(bot: Application, person: Pers
     down = await person.press(related_answer, msg.FEEDBACK_DOWN, edits=0)
     assert down.answer["text"] == msg.FEEDBACK_THANKS
     assert feedback.items == [
-        ("up", expected.entry_id, person.id, "private", question),
-        ("down", related.action[2:], person.id, "private", ""),
+        ("feedback_up", expected.entry_id, person.id, "private", question),
+        ("feedback_down", related.action[2:], person.id, "private", ""),
     ]
     # The vote row goes once voted (the related questions stay); pressed again all the same
     # (an old client, a double tap), the vote is not recorded twice.
@@ -131,9 +131,9 @@ async def test_did_you_mean_and_none_of_these(bot: Application, person: Person, 
     pressed = await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)
     assert pressed.sent[0]["text"] == msg.NONE_OF_THESE
     assert "12393" in pressed.sent[0]["text"]
-    assert feedback.items == [("none", None, person.id, "private", question)]
+    assert feedback.items == [("none_of_these", None, person.id, "private", question)]
     await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)  # again
-    assert feedback.items == [("none", None, person.id, "private", question)]  # noted once
+    assert feedback.items == [("none_of_these", None, person.id, "private", question)]  # noted once
 
 
 async def test_no_answer_points_to_the_hotlines(bot: Application, person: Person,

@@ -413,7 +413,7 @@ async def test_did_you_mean_pressed_by_asker_and_by_others(
         assert none["text"] == texts.NONE_OF_THESE_OTHER and none["show_alert"] is True
         assert sent == []
     assert group.current(suggest)["text"] == msg.DID_YOU_MEAN
-    assert feedback.items == [("none", None, other["id"], group.kind, vague)]
+    assert feedback.items == [("none_of_these", None, other["id"], group.kind, vague)]
 
     pressed, sent = await group.press(asker, suggest, f"q:{second}", edits=1)
     assert sent == [] and "text" not in pressed
@@ -422,7 +422,7 @@ async def test_did_you_mean_pressed_by_asker_and_by_others(
     asked, (suggest,) = await group.say(asker, f"/ask {vague}")
     await group.press(asker, suggest, "none", edits=1)
     assert group.current(suggest)["text"] == msg.NONE_OF_THESE
-    assert feedback.items[-1] == ("none", None, asker["id"], group.kind, vague)
+    assert feedback.items[-1] == ("none_of_these", None, asker["id"], group.kind, vague)
 
 
 async def test_votes_and_menus_pressed_by_asker_and_by_others(
@@ -445,8 +445,8 @@ async def test_votes_and_menus_pressed_by_asker_and_by_others(
     assert thanks["text"] == msg.FEEDBACK_THANKS
     left = [b.get("callback_data", "") for b in buttons(group.current(answer))]
     assert left and not any(d.startswith("fb:") for d in left)  # related questions stay
-    assert feedback.items == [("up", entry, other["id"], group.kind, SURE),
-                              ("down", entry, asker["id"], group.kind, SURE)]
+    assert feedback.items == [("feedback_up", entry, other["id"], group.kind, SURE),
+                              ("feedback_down", entry, asker["id"], group.kind, SURE)]
 
     _, (menu,) = await group.say(asker, "/faq")
     topic = buttons(menu)[0]

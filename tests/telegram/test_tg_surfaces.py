@@ -128,4 +128,4 @@ async def test_one_script_gives_the_same_replies_in_the_terminal_and_in_telegram
         assert have == want, f"turn {turn} {SCRIPT[turn]}"
     assert [(k, e, q) for k, e, _, _, q in feedback.items] == [
         (k, e, q) for k, e, _, _, q in in_terminal.items]
-    assert [k for k, *_ in in_terminal.items] == ["none", "down"]
+    assert [k for k, *_ in in_terminal.items] == ["none_of_these", "feedback_down"]

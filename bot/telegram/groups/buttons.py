@@ -15,7 +15,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler
 from telegram.helpers import create_deep_linked_url
 
-from ...analytics import Feedback
+from ...analytics import EventKind
 from ...conversation import Pressed
 from ...engine import ReplyKind
 from ...engine import messages as msg
@@ -119,7 +119,7 @@ class GroupPresses:
         if (pressed := await self._pressed(update, context)) is None:
             return
         query, message, own, _ = pressed
-        self.chats.conversation.give_feedback(self.chats.who(update), Feedback.NONE_OF_THESE, None,
+        self.chats.conversation.give_feedback(self.chats.who(update), EventKind.NONE_OF_THESE, None,
                                         message.message_id, self.chats.chat_data(context))
         if own:
             await query.answer()
@@ -134,7 +134,7 @@ class GroupPresses:
             return
         action, (query, message, own, _) = found
         new = self.chats.conversation.give_feedback(
-            self.chats.who(update), Feedback.UP if action.up else Feedback.DOWN, action.entry_id,
+            self.chats.who(update), EventKind.FEEDBACK_UP if action.up else EventKind.FEEDBACK_DOWN, action.entry_id,
             message.message_id, self.chats.chat_data(context))
         if not new:
             await query.answer(msg.FEEDBACK_ALREADY)
