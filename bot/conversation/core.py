@@ -230,8 +230,8 @@ class Conversation:
         return reply, match
 
     def question(self, who: Who, text: str) -> list[Out]:
-        """A question outside any dialogue: a warning about numbers in it, then the answer to the
-        rest (an edited message, a group's question)."""
+        """A question outside any dialogue (an edited message): a warning about numbers in it,
+        then the answer to the rest."""
         warning, question = screen(text)
         out = [Out(warning, Show.QUOTE)] if warning is not None else []
         if question is None:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from bot.engine import Dialogues, DialogueState, Reply, ReplyKind
-from bot.engine.actions import DialogueMove, Move, parse
+from bot.engine.actions import (
+    AutoAnswer,
+    DialogueMove,
+    Move,
+    NoneOfThese,
+    ShowEntry,
+    ShowTopic,
+    StartFlow,
+    Vote,
+    encode,
+    parse,
+)
 
 
 def _move(reply: Reply, label: str) -> DialogueMove:
@@ -199,3 +210,38 @@ def test_other_then_an_unknown_relation_asks_again(dialogues: Dialogues) -> None
     assert result is not None
     reply, same = result
     assert "没有认出" in reply.body and same is state and state.step == "relation"
+
+
+@pytest.mark.parametrize("action", [
+    ShowEntry("sharing-how"), ShowTopic("sharing"), ShowTopic(), StartFlow("bind"), NoneOfThese(),
+    Vote(True, "card-uses"), Vote(False, "card-uses"), AutoAnswer(True), AutoAnswer(False),
+    DialogueMove("a1b2c3", 7, Move.CHOOSE, 2), DialogueMove("a1b2c3", 0, Move.RESUME),
+])
+def test_button_actions_round_trip(action: object) -> None:
+    data = encode(action)  # type: ignore[arg-type]
+    assert len(data.encode()) <= 64 and parse(data) == action
+
+
+@pytest.mark.parametrize("data", ["", "zzz", "q:", "fb:?:x", "d:abc123:0", "d:abc:x:next", "d:a:1:fly"])
+def test_data_no_version_made_parses_to_nothing(data: str) -> None:
+    assert parse(data) is None
+
+
+def test_every_button_of_every_step_fits_in_telegram(dialogues: Dialogues) -> None:
+    """Walk every reachable step; each button's data parses back and fits in 64 bytes."""
+    seen: set[str] = set()
+    reply, state = dialogues.start("bind")
+    todo = [(reply, state)]
+    while todo:
+        reply, state = todo.pop()
+        for button in reply.flat_buttons():
+            assert len(button.action.encode()) <= 64 and parse(button.action) is not None
+            move = parse(button.action)
+            if state is None or not isinstance(move, DialogueMove) or move.move is not Move.CHOOSE:
+                continue
+            key = f"{state.step}:{move.option}"
+            if key not in seen:
+                seen.add(key)
+                copy = DialogueState.from_dict(state.to_dict())
+                todo.append(dialogues.press(copy, move))
+    assert len(seen) >= 10
