@@ -14,6 +14,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.ext import Job
 
 from ..conversation import Out, Pressed, Show, UserState
+from ..conversation.core import FLOW_ID
 from ..engine import Reply, ReplyKind
 from ..engine import messages as msg
 from .memory import Context, UserData
@@ -22,7 +23,7 @@ from .surface import Surface
 
 logger = logging.getLogger(__name__)
 
-DEEP_LINK = "bind"  # t.me/<bot>?start=bind opens the dialogue from a group
+DEEP_LINK = FLOW_ID  # t.me/<bot>?start=bind opens the dialogue from a group
 TIMEOUT_JOB = "dialogue-timeout:{user}"
 
 
