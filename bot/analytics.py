@@ -12,9 +12,11 @@ import secrets
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, TypedDict, Unpack
 
-from .engine.reply import Reply
+from .engine.reply import Reply, ReplyKind
 from .engine.sensitive import redact
 
 logger = logging.getLogger(__name__)
@@ -36,21 +38,37 @@ WRITE_ATTEMPTS = 3  # a batch that still fails after this is logged and dropped
 WRITE_RETRY_DELAY_S = 0.2  # doubled after each failed attempt
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # UTC; sorts as text, so periods are string ranges
 
-# Event kinds. "unanswered": the bot had nothing for a free-text question; "none_of_these": the
-# user rejected every "did you mean" suggestion (record only this, not "unanswered" as well);
-# "suggestion_chosen": the user pressed one of them (chosen_entry_id, with the question asked).
-ANSWERED, SUGGESTED, UNANSWERED = "answered", "suggested", "unanswered"
-SUGGESTION_CHOSEN, NONE_OF_THESE = "suggestion_chosen", "none_of_these"
-FEEDBACK_UP, FEEDBACK_DOWN = "feedback_up", "feedback_down"
-KINDS = frozenset({ANSWERED, SUGGESTED, UNANSWERED, SUGGESTION_CHOSEN, NONE_OF_THESE,
-                   FEEDBACK_UP, FEEDBACK_DOWN})
+
+class EventKind(StrEnum):
+    """What an event records.
+
+    UNANSWERED: the bot had nothing for a free-text question; NONE_OF_THESE: the user rejected
+    every "did you mean" suggestion (recorded alone, not with UNANSWERED as well);
+    SUGGESTION_CHOSEN: the user pressed one of them (chosen_entry_id, with the question asked).
+    """
+
+    ANSWERED = "answered"
+    SUGGESTED = "suggested"
+    UNANSWERED = "unanswered"
+    SUGGESTION_CHOSEN = "suggestion_chosen"
+    NONE_OF_THESE = "none_of_these"
+    FEEDBACK_UP = "feedback_up"
+    FEEDBACK_DOWN = "feedback_down"
+
+
+# The names the report and older callers import.
+ANSWERED, SUGGESTED, UNANSWERED = EventKind.ANSWERED, EventKind.SUGGESTED, EventKind.UNANSWERED
+SUGGESTION_CHOSEN, NONE_OF_THESE = EventKind.SUGGESTION_CHOSEN, EventKind.NONE_OF_THESE
+FEEDBACK_UP, FEEDBACK_DOWN = EventKind.FEEDBACK_UP, EventKind.FEEDBACK_DOWN
+KINDS = frozenset(EventKind)
 CLI = "cli"  # the chat type of the terminal
 CHAT_TYPES = frozenset({"private", "group", "supergroup", "channel", "sender", CLI})
 OTHER_CHAT = "other"  # stored for a chat type not in CHAT_TYPES
-# Reply.kind → event kind for a free-text question; other reply kinds are not recorded.
-REPLY_KINDS = {"answer": ANSWERED, "case": ANSWERED, "suggest": SUGGESTED, "none": UNANSWERED}
-# The Telegram layer's FeedbackSink kinds (bot/telegram/feedback.py) → event kinds.
-FEEDBACK_KINDS = {"up": FEEDBACK_UP, "down": FEEDBACK_DOWN, "none": NONE_OF_THESE}
+# Reply kind → event kind for a free-text question; other reply kinds are not recorded.
+REPLY_KINDS = {ReplyKind.ANSWER: ANSWERED, ReplyKind.CASE: ANSWERED,
+               ReplyKind.SUGGEST: SUGGESTED, ReplyKind.NONE: UNANSWERED}
+FEEDBACK = frozenset({FEEDBACK_UP, FEEDBACK_DOWN, NONE_OF_THESE})  # what a FeedbackSink records
+VOTES = frozenset({FEEDBACK_UP, FEEDBACK_DOWN})
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -87,7 +105,7 @@ class Event:
     question: str | None
 
 
-def kind_of(reply: Reply) -> str | None:
+def kind_of(reply: Reply) -> EventKind | None:
     """The event kind for the engine's reply to a free-text question, or None to record nothing."""
     return REPLY_KINDS.get(reply.kind)
 
@@ -158,51 +176,28 @@ class Analytics:
             return None
         return hmac.new(self._salt, str(user_id).encode("ascii"), hashlib.sha256).hexdigest()
 
-    def _row(
-        self, kind: str, entry_id: str | None, chosen_entry_id: str | None, score: float | None,
-        chat_type: str | None, user_id: int | None, question: str, at: dt.datetime | None,
-    ) -> Row:
+    def _row(self, kind: str, fields: EventFields) -> Row:
         if kind not in KINDS:
             raise ValueError(f"unknown analytics event kind {kind!r}; expected one of {sorted(KINDS)}")
         if self._closed:
             raise RuntimeError("the analytics store is closed")
+        chat_type = fields.get("chat_type", CLI)
         if chat_type is not None and chat_type not in CHAT_TYPES:
             chat_type = OTHER_CHAT
+        question, score = fields.get("question", ""), fields.get("score")
         text = redact(question[:REDACT_WINDOW_CHARS])[:MAX_QUESTION_CHARS].strip() or None
-        moment = at or dt.datetime.now(dt.UTC)
-        return (format_ts(moment), kind, entry_id, chosen_entry_id,
-                None if score is None else float(score), chat_type, self.anonymise(user_id), text)
+        moment = fields.get("at") or dt.datetime.now(dt.UTC)
+        return (format_ts(moment), str(kind), fields.get("entry_id"), fields.get("chosen_entry_id"),
+                None if score is None else float(score), chat_type,
+                self.anonymise(fields.get("user_id")), text)
 
-    async def record(
-        self,
-        kind: str,
-        *,
-        entry_id: str | None = None,
-        chosen_entry_id: str | None = None,
-        score: float | None = None,
-        chat_type: str | None = CLI,
-        user_id: int | None = None,
-        question: str = "",
-        at: dt.datetime | None = None,
-    ) -> None:
+    async def record(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """Queue one event; the question is redacted and the user id anonymised before queuing."""
-        row = self._row(kind, entry_id, chosen_entry_id, score, chat_type, user_id, question, at)
-        await self._ensure_writer().put(row)
+        await self._ensure_writer().put(self._row(kind, fields))
 
-    def record_nowait(
-        self,
-        kind: str,
-        *,
-        entry_id: str | None = None,
-        chosen_entry_id: str | None = None,
-        score: float | None = None,
-        chat_type: str | None = CLI,
-        user_id: int | None = None,
-        question: str = "",
-        at: dt.datetime | None = None,
-    ) -> None:
+    def record_nowait(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """record() for synchronous code on the event loop's thread; drops (and logs) when full."""
-        row = self._row(kind, entry_id, chosen_entry_id, score, chat_type, user_id, question, at)
+        row = self._row(kind, fields)
         try:
             self._ensure_writer().put_nowait(row)
         except asyncio.QueueFull:
@@ -282,8 +277,48 @@ class Analytics:
             self._conn = None
 
 
+class EventFields(TypedDict, total=False):
+    """What an event may carry besides its kind (chat_type defaults to the terminal's)."""
+
+    entry_id: str | None
+    chosen_entry_id: str | None
+    score: float | None
+    chat_type: str | None
+    user_id: int | None
+    question: str
+    at: dt.datetime | None
+
+
+class EventSink(Protocol):
+    """Records what became of a question; Analytics implements it. It must not block (events
+    are queued and written in the background)."""
+
+    def record_nowait(self, kind: str, **fields: Unpack[EventFields]) -> None:
+        """Queue one event; the question is redacted and the user id anonymised by the store."""
+
+
+class FeedbackSink(Protocol):
+    """Records one piece of feedback with the question it was about."""
+
+    def record(
+        self, kind: str, entry_id: str | None, user_id: int | None, chat_type: str | None, text: str
+    ) -> None:
+        """Keep one vote (FEEDBACK_UP/FEEDBACK_DOWN on an entry) or a 都不是 (NONE_OF_THESE)."""
+
+
+class LoggingFeedbackSink:
+    """Feedback as one log line each (the log filter redacts numbers), when nothing is stored."""
+
+    def record(
+        self, kind: str, entry_id: str | None, user_id: int | None, chat_type: str | None, text: str
+    ) -> None:
+        """Log the feedback."""
+        logger.info("feedback %s entry=%s user=%s chat=%s question=%r",
+                    kind, entry_id, user_id, chat_type, text)
+
+
 class AnalyticsFeedbackSink:
-    """The Telegram layer's FeedbackSink (👍/👎/都不是) backed by an Analytics store."""
+    """A FeedbackSink (👍/👎/都不是) backed by an Analytics store."""
 
     def __init__(self, analytics: Analytics) -> None:
         self.analytics = analytics
@@ -291,8 +326,8 @@ class AnalyticsFeedbackSink:
     def record(
         self, kind: str, entry_id: str | None, user_id: int | None, chat_type: str | None, text: str
     ) -> None:
-        """Queue one piece of feedback ("up", "down" or "none") as an analytics event."""
-        self.analytics.record_nowait(FEEDBACK_KINDS.get(kind, kind), entry_id=entry_id, user_id=user_id,
+        """Queue one piece of feedback as an analytics event."""
+        self.analytics.record_nowait(kind, entry_id=entry_id, user_id=user_id,
                                      chat_type=chat_type, question=text)
 
 

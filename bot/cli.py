@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import sys
@@ -11,10 +12,9 @@ from pathlib import Path
 from typing import TextIO
 
 from .curation import add_kb_commands
-from .engine import Dialogues, Engine, KnowledgeError, Reply, Session
+from .engine import Engine, KnowledgeError
 from .engine.check import errors, validate
 from .engine.knowledge import DEFAULT_DIR
-from .engine.normalize import compact
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -25,64 +25,51 @@ def _engine(args: argparse.Namespace) -> Engine:
         raise SystemExit(1) from exc
 
 
-def render(reply: Reply, numbered_from: int = 1) -> str:
-    """A reply as terminal text, buttons numbered so they can be chosen by typing the number."""
-    lines = [reply.text]
-    n = numbered_from
-    for row in reply.buttons:
-        cells = []
-        for button in row:
-            cells.append(f"[{n}] {button.label}")
-            n += 1
-        lines.append("  " + "   ".join(cells))
-    return "\n".join(lines)
-
-
 def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
-    """A conversation in the terminal with the same answers and dialogues as the bot."""
+    """A conversation in the terminal: the same conversation core as the Telegram bot, with
+    questions and feedback recorded in the analytics store (--data-dir, BOT_DATA_DIR or ./data)."""
     engine = _engine(args)
-    session = Session(engine, Dialogues(engine))
+    return asyncio.run(_chat(engine, _data_dir(args), stdin, stdout))
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from .settings import Settings, SettingsError
+
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir)
+    try:
+        return Settings.from_env().data_dir
+    except SettingsError as exc:
+        print(f"错误:{exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def _chat(engine: Engine, data_dir: Path, stdin: TextIO, stdout: TextIO) -> int:
+    from .analytics import Analytics, AnalyticsFeedbackSink
+    from .conversation import Conversation
+    from .conversation.terminal import TerminalChat
+
+    store = Analytics.open(data_dir)
+    chat = TerminalChat(Conversation(engine, AnalyticsFeedbackSink(store), store))
     interactive = stdin.isatty() and stdout.isatty()
-    buttons: list[str] = []
-    labels: dict[str, str] = {}  # a button's label typed as text presses it too ("下一步")
-
-    def show(replies: list[Reply]) -> None:
-        nonlocal buttons, labels
-        buttons, labels = [], {}
-        for reply in replies:
-            print(render(reply, len(buttons) + 1), file=stdout)
-            for button in reply.flat_buttons():
-                buttons.append(button.action)
-                labels.setdefault(compact(button.label), button.action)
-            print(file=stdout)
-        stdout.flush()
-
     if interactive:
-        print("社保小助手(输入问题;输入数字选择按钮;/bind 绑定流程;/help 帮助;Ctrl-D 退出)\n", file=stdout)
-        show([engine.greeting()])
-    while True:
-        if interactive:
-            print("你> ", end="", file=stdout, flush=True)
-        line = stdin.readline()
-        if not line:
-            break
-        text = line.strip()
-        if not text:
-            continue
-        if not interactive:
-            print(f"> {text}", file=stdout)
-        number = text.isascii() and text.isdigit()  # not ① or ²: int() refuses those
-        if number and 1 <= int(text) <= len(buttons):
-            show(session.action(buttons[int(text) - 1]))
-        elif number and buttons and len(text) <= 2:
-            print(f"没有这个选项,请输入 1–{len(buttons)} 之间的数字。\n", file=stdout)
-        elif compact(text) in labels:
-            show(session.action(labels[compact(text)]))
-        elif text.startswith("/"):
-            name, _, arg = text[1:].partition(" ")
-            show(session.command(name.split("@")[0].lower(), arg.strip()))
-        else:
-            show(session.text(text))
+        print("社保小助手(输入问题;输入数字选择按钮;/bind 绑定流程;/help 帮助;Ctrl-D 退出)\n",
+              file=stdout)
+        print(chat.text_of(chat.handle("/start")) + "\n", file=stdout)
+    try:
+        while True:
+            if interactive:
+                print("你> ", end="", file=stdout, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if not interactive:
+                print(f"> {line.strip()}", file=stdout)
+            print(chat.text_of(chat.handle(line)) + "\n", file=stdout, flush=True)
+    finally:
+        await store.close()
     return 0
 
 
@@ -97,6 +84,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                "suggestions": list(reply.suggestions)}
         print(json.dumps(out, ensure_ascii=False))
     else:
+        from .conversation.terminal import render
+
         print(render(reply))
     return 0
 
@@ -112,7 +101,7 @@ def cmd_match(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextI
         if not query.strip():
             continue
         reply = engine.answer(query)
-        out = {"query": query, "id": reply.entry_id if reply.kind in ("answer", "case") else None,
+        out = {"query": query, "id": reply.entry_id if reply.answered else None,
                "score": round(reply.score, 4), "suggestions": list(reply.suggestions)}
         write_line(stdout, out)
     return 0
@@ -206,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--knowledge", metavar="DIR", default=None,
                         help="knowledge folder (default: the project's knowledge/)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("chat", parents=[common], help="chat in the terminal").set_defaults(func=cmd_chat)
+    chat = sub.add_parser("chat", parents=[common], help="chat in the terminal")
+    chat.add_argument("--data-dir", metavar="DIR", default=None,
+                      help="where questions and feedback are recorded (default: BOT_DATA_DIR or ./data)")
+    chat.set_defaults(func=cmd_chat)
     ask = sub.add_parser("ask", parents=[common], help="answer one question")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print one JSON object")

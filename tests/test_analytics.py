@@ -148,8 +148,8 @@ async def test_unknown_chat_type_is_generalised(store: Analytics, tmp_path: Path
 
 async def test_feedback_sink_adapter(store: Analytics, tmp_path: Path) -> None:
     sink = AnalyticsFeedbackSink(store)
-    sink.record("down", "card-what", USER_ID, "private", "手机13800138000收不到")
-    sink.record("none", None, USER_ID, None, "都不是")
+    sink.record("feedback_down", "card-what", USER_ID, "private", "手机13800138000收不到")
+    sink.record("none_of_these", None, USER_ID, None, "都不是")
     await store.flush()
     down, none = read_events(tmp_path)
     assert (down.kind, down.entry_id, down.chat_type) == (FEEDBACK_DOWN, "card-what", "private")

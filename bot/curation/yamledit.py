@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import io
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from ruamel.yaml import YAML
@@ -64,9 +64,9 @@ def _styled(question: str, seq: CommentedSeq) -> str:
     """The new item quoted like the item before it (plain when that one is plain)."""
     last = seq[-1] if len(seq) else None
     if isinstance(last, DoubleQuotedScalarString):
-        return DoubleQuotedScalarString(question)
+        return cast(str, DoubleQuotedScalarString(question))  # a str subclass that keeps its quotes
     if isinstance(last, SingleQuotedScalarString):
-        return SingleQuotedScalarString(question)
+        return cast(str, SingleQuotedScalarString(question))
     return question
 
 

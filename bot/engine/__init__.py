@@ -5,8 +5,7 @@ from .engine import Engine
 from .knowledge import KnowledgeBase, KnowledgeError
 from .matcher import Match
 from .policy import Outcome, Policy
-from .reply import Button, Reply
-from .session import Session
+from .reply import Button, Reply, ReplyKind
 
 __all__ = [
     "Button",
@@ -19,5 +18,5 @@ __all__ = [
     "Outcome",
     "Reply",
     "Policy",
-    "Session",
+    "ReplyKind",
 ]

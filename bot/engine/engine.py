@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import messages as msg
+from .actions import NoneOfThese, ShowEntry, ShowTopic, StartFlow, Vote
 from .cases import Place, Regions, Relation, Relatives
 from .check import errors, validate
 from .cues import Cues, Intent, Offer, SmallTalk
@@ -13,7 +14,7 @@ from .lexicon import Lexicon
 from .matcher import Match, Matcher
 from .normalize import compact
 from .policy import CHAT_PREFIX, OOS_PREFIX, UNRELATED, Outcome, Policy
-from .reply import Button, Reply, rows
+from .reply import Button, Reply, ReplyKind, rows
 
 CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.yaml
 # Entry traits (set in knowledge/faq, listed in check.TRAITS) that steer the verdicts below.
@@ -74,7 +75,7 @@ class Engine:
         if not text:
             # Letters of another script (Korean, Cyrillic…) are not a greeting.
             foreign = any(c.isalpha() for c in question)
-            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind="smalltalk"), None
+            return Reply(msg.CHINESE_ONLY if foreign else msg.SMALLTALK_HELLO, kind=ReplyKind.SMALLTALK), None
         intent = self.smalltalk.exact(question)
         if intent is not None:
             return self.smalltalk_reply(intent), None
@@ -101,8 +102,8 @@ class Engine:
         if intent.offer is Offer.TOPICS:
             buttons = self._topic_buttons()
         elif intent.offer is Offer.BIND and self.kb.flows:
-            buttons = rows([Button(msg.BIND_BUTTON, f"flow:{next(iter(self.kb.flows))}")])
-        return Reply(intent.reply, buttons=buttons, kind="smalltalk")
+            buttons = rows([Button.of(msg.BIND_BUTTON, StartFlow(next(iter(self.kb.flows))))])
+        return Reply(intent.reply, buttons=buttons, kind=ReplyKind.SMALLTALK)
 
     def _reply_for(self, prepared: str, match: Match, places: list[Place],
                    relations: list[Relation]) -> Reply:
@@ -118,9 +119,9 @@ class Engine:
             body = msg.NO_ANSWER_HINT.format(hint=hint) if hint else msg.NO_ANSWER
             if "123" not in body:  # every refusal points to a human channel
                 body = f"{body}\n{msg.HOTLINE_TAIL}"
-            return Reply(body, kind="none", score=match.score)
+            return Reply(body, kind=ReplyKind.NONE, score=match.score)
         if not match.evidence:
-            return Reply(f"{msg.NOT_OURS}\n{msg.HOTLINE_TAIL}", kind="none", score=match.score)
+            return Reply(f"{msg.NOT_OURS}\n{msg.HOTLINE_TAIL}", kind=ReplyKind.NONE, score=match.score)
         routed = self.cues.route(prepared)
         if routed in self.kb.entries:
             # A lent card or a deceased relative's balance: the entry says what applies,
@@ -133,7 +134,7 @@ class Engine:
             return self.entry_reply(match.entry_id, score=match.score, suggestions=match.suggestions)
         if match.outcome is Outcome.SUGGEST:
             return self.suggest_reply(match)
-        return Reply(msg.NO_ANSWER, kind="none", score=match.score)
+        return Reply(msg.NO_ANSWER, kind=ReplyKind.NONE, score=match.score)
 
     def _case(self, prepared: str, match: Match, places: list[Place],
               relations: list[Relation]) -> Reply | None:
@@ -191,7 +192,7 @@ class Engine:
             title=entry.question,
             footer=self.footer(entry),
             buttons=self._entry_buttons(entry),
-            kind="case",
+            kind=ReplyKind.CASE,
             entry_id=entry_id,
             score=max(match.score, CASE_SCORE),
         )
@@ -249,7 +250,7 @@ class Engine:
             title=entry.question,
             footer=self.footer(entry),
             buttons=self._entry_buttons(entry),
-            kind="answer",
+            kind=ReplyKind.ANSWER,
             entry_id=entry.id,
             score=score,
             suggestions=suggestions,
@@ -263,8 +264,9 @@ class Engine:
         buttons = [self.question_button(rid) for rid in entry.related if rid in self.kb.entries]
         flow = self._flow_of.get(entry.category)
         if flow in self.kb.flows:
-            buttons.append(Button(msg.BIND_BUTTON, f"flow:{flow}"))
-        feedback = (Button(msg.FEEDBACK_UP, f"fb:+:{entry.id}"), Button(msg.FEEDBACK_DOWN, f"fb:-:{entry.id}"))
+            buttons.append(Button.of(msg.BIND_BUTTON, StartFlow(flow)))
+        feedback = (Button.of(msg.FEEDBACK_UP, Vote(True, entry.id)),
+                    Button.of(msg.FEEDBACK_DOWN, Vote(False, entry.id)))
         return (*rows(buttons), feedback)
 
     def question_button(self, entry_id: str) -> Button:
@@ -272,31 +274,31 @@ class Engine:
         label = self.kb.entries[entry_id].question
         if len(label) > BUTTON_LABEL_MAX:
             label = label[: BUTTON_LABEL_MAX - 1] + "…"
-        return Button(label, f"q:{entry_id}")
+        return Button.of(label, ShowEntry(entry_id))
 
     def suggest_reply(self, match: Match) -> Reply:
         """"Did you mean" with up to three questions and a none-of-these button."""
         buttons = [self.question_button(s) for s in match.suggestions if s in self.kb.entries]
-        buttons.append(Button(msg.NONE_OF_THESE_BUTTON, "none"))
+        buttons.append(Button.of(msg.NONE_OF_THESE_BUTTON, NoneOfThese()))
         return Reply(
-            msg.DID_YOU_MEAN, buttons=rows(buttons), kind="suggest", score=match.score,
+            msg.DID_YOU_MEAN, buttons=rows(buttons), kind=ReplyKind.SUGGEST, score=match.score,
             suggestions=match.suggestions,
         )
 
     def none_of_these(self) -> Reply:
         """What the bot says when none of its suggestions fit."""
-        return Reply(msg.NONE_OF_THESE, kind="none")
+        return Reply(msg.NONE_OF_THESE, kind=ReplyKind.NONE)
 
-    def greeting(self, kind: str = "menu") -> Reply:
+    def greeting(self, kind: ReplyKind = ReplyKind.MENU) -> Reply:
         """The welcome text with the topic buttons."""
         return Reply(f"{msg.GREETING}\n\n{msg.TOPICS_PROMPT}", buttons=self._topic_buttons(), kind=kind)
 
     def topics(self) -> Reply:
         """The topic menu."""
-        return Reply(msg.TOPICS_PROMPT, buttons=self._topic_buttons(), kind="menu")
+        return Reply(msg.TOPICS_PROMPT, buttons=self._topic_buttons(), kind=ReplyKind.MENU)
 
     def _topic_buttons(self) -> tuple[tuple[Button, ...], ...]:
-        buttons = [Button(c.title, f"t:{c.id}") for c in self.kb.categories if c.entry_ids]
+        buttons = [Button.of(c.title, ShowTopic(c.id)) for c in self.kb.categories if c.entry_ids]
         return rows(buttons, per_row=2)
 
     def topic(self, category_id: str) -> Reply | None:
@@ -304,10 +306,10 @@ class Engine:
         for cat in self.kb.categories:
             if cat.id == category_id:
                 buttons = [self.question_button(e) for e in cat.entry_ids]
-                buttons.append(Button(msg.TOPICS_BUTTON, "topics"))
-                return Reply(msg.TOPIC_PROMPT.format(title=cat.title), buttons=rows(buttons), kind="menu")
+                buttons.append(Button.of(msg.TOPICS_BUTTON, ShowTopic()))
+                return Reply(msg.TOPIC_PROMPT.format(title=cat.title), buttons=rows(buttons), kind=ReplyKind.MENU)
         return None
 
     def help(self) -> Reply:
         """How to use the bot."""
-        return Reply(msg.HELP, buttons=self._topic_buttons(), kind="menu")
+        return Reply(msg.HELP, buttons=self._topic_buttons(), kind=ReplyKind.MENU)

@@ -88,7 +88,8 @@ class Learned:
         values /= np.linalg.norm(values)
         rows = self._weights[idx]
         scores = rows.T @ values if isinstance(rows, np.ndarray) else rows.T.dot(values)  # sparse
-        return np.asarray(scores).ravel() + self._bias
+        result: np.ndarray = np.asarray(scores).ravel() + self._bias
+        return result
 
     def probabilities(self, features: Sequence[str], temperature: float, limit: int = 8) -> dict[str, float]:
         """The `limit` most likely classes with a softmax share of the decision scores."""

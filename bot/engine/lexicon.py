@@ -194,7 +194,7 @@ class Lexicon:
 
     def is_word(self, text: str) -> bool:
         """Whether text is a word of the segmenter's dictionary (general or domain)."""
-        return self._jieba.FREQ.get(text, 0) >= REAL_WORD_FREQ
+        return int(self._jieba.FREQ.get(text, 0)) >= REAL_WORD_FREQ
 
     def rewrite_synonyms(self, text: str) -> str:
         """Rewrite every known variant to its canonical word, longest variant first."""

@@ -22,7 +22,7 @@ _TAG_QUESTION = re.compile(r"(?<=[\u4e00-\u9fff])(?:不|没有|没)" + _CLAUSE_E
 @lru_cache(maxsize=4096)
 def to_simplified(text: str) -> str:
     """Convert Traditional characters to Simplified (OpenCC t2s); leaves Simplified unchanged."""
-    return _converter.convert(text)
+    return str(_converter.convert(text))
 
 
 def fold(text: str) -> str:

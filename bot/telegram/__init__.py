@@ -1,6 +1,6 @@
-"""The Telegram adapter: turns updates into engine calls and engine replies into messages."""
+"""The Telegram surface: updates into conversation-core calls, replies into messages."""
 
+from ..analytics import FeedbackSink, LoggingFeedbackSink
 from .app import build_application, run
-from .feedback import FeedbackSink, LoggingFeedbackSink
 
 __all__ = ["FeedbackSink", "LoggingFeedbackSink", "build_application", "run"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from telegram import (
@@ -28,25 +29,31 @@ from telegram.ext import (
     filters,
 )
 
-from ..analytics import Analytics, AnalyticsFeedbackSink
+from ..analytics import Analytics, AnalyticsFeedbackSink, FeedbackSink, LoggingFeedbackSink
+from ..conversation import Conversation, EngineRef
 from ..engine import Engine, KnowledgeError
+from ..engine.actions import (
+    AutoAnswer,
+    NoneOfThese,
+    ShowEntry,
+    ShowTopic,
+    StartFlow,
+    Vote,
+    parse,
+)
 from ..engine.sensitive import install_log_redaction
 from ..settings import Settings, SettingsError
 from . import groups, texts
-from .dialogue import BindDialogue
 from .errors import on_error
-from .feedback import FeedbackSink, LoggingFeedbackSink
-from .handlers import GROUPS, NEW_MESSAGES, PRIVATE, Answers, screen
+from .gate import EDITS, GROUPS, NEW_MESSAGES, PRIVATE, screen
 from .inline import InlineAnswers
-from .ops import (
-    EngineRef,
-    Ops,
-    OpsApplication,
-    PerChatUpdateProcessor,
-    StatePersistence,
-    UpdatesRequest,
-    run_until_signalled,
-)
+from .memory import CONTEXT_TYPES, AnyApplication
+from .ops import Ops, OpsApplication, run_until_signalled
+from .persistence import StatePersistence
+from .polling import UpdatesRequest
+from .private import PrivateChat
+from .processor import PerChatUpdateProcessor
+from .tracing import note_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ COMMAND_MENUS = (
 )
 
 
-async def set_command_menus(application: Application) -> None:
+async def set_command_menus(application: AnyApplication) -> None:
     """post_init: the command menus, with Chinese descriptions, for each kind of chat."""
     for scope, commands in COMMAND_MENUS:
         await application.bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=scope)
@@ -91,6 +98,7 @@ def build_application(
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate,
                                      max_retries=RATE_LIMIT_RETRIES))
+        .context_types(CONTEXT_TYPES)
         .persistence(StatePersistence(settings.persistence_path))
         .concurrent_updates(PerChatUpdateProcessor())  # chats side by side, each chat in order
         .get_updates_request(UpdatesRequest())
@@ -105,60 +113,50 @@ def build_application(
 
     if feedback is None:
         feedback = AnalyticsFeedbackSink(analytics) if analytics else LoggingFeedbackSink()
-    answers = Answers(ref, feedback, analytics)
-    bind = BindDialogue(ref, answers, settings.dialogue_timeout)
-    group_chats = groups.GroupChats(answers, settings.group_cooldown)
+    conversation = Conversation(ref, feedback, analytics, settings.dialogue_timeout, note_outcome)
+    private = PrivateChat(conversation)
+    group_chats = groups.GroupChats(conversation, settings.group_cooldown)
+    presses = groups.GroupPresses(group_chats)
+
+    def button(*kinds: type) -> Callable[[object], bool]:
+        return lambda data: isinstance(data, str) and isinstance(parse(data), kinds)
 
     # Group -1: drop channel posts, updates without a user or (inline queries aside) a chat, and
     # kinds we do not handle.
     app.add_handler(TypeHandler(Update, screen), group=SCREEN_GROUP)
 
     # Note: order matters! Within group 0 the first handler that accepts an update takes it.
-    # 0. Group chats (groups.py), before the dialogue, which never runs there. A posted number
-    #    comes first: warned about, deleted where the bot may, what is left answered if asked.
+    # 1. Group chats (groups.py). A posted number comes first: warned about, deleted where the
+    #    bot may, what is left answered if asked.
     in_groups = NEW_MESSAGES & GROUPS
     app.add_handler(MessageHandler(in_groups & groups.SENSITIVE, group_chats.sensitive))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & GROUPS & groups.SENSITIVE,
-                                   group_chats.sensitive_edit))
+    app.add_handler(MessageHandler(EDITS & GROUPS & groups.SENSITIVE, group_chats.sensitive_edit))
     app.add_handler(MessageHandler(groups.MIGRATION, group_chats.migrate))
-    app.add_handler(CommandHandler("ask", group_chats.ask, filters=NEW_MESSAGES))  # private too
+    app.add_handler(CommandHandler("ask", group_chats.ask, filters=in_groups))
     app.add_handler(CommandHandler("settings", group_chats.settings, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("bind", group_chats.bind, filters=in_groups))
     app.add_handler(CommandHandler(("topics", "faq"), group_chats.topics, filters=in_groups))
     app.add_handler(CommandHandler(("start", "help"), group_chats.help, filters=in_groups))
     #    Buttons pressed in groups: only the asker's press changes the asker's message.
-    app.add_handler(groups.GroupButtons(group_chats.show_entry, pattern=r"^q:"))
-    app.add_handler(groups.GroupButtons(group_chats.show_topic, pattern=r"^(t:|topics$)"))
-    app.add_handler(groups.GroupButtons(group_chats.none_of_these, pattern=r"^none$"))
-    app.add_handler(groups.GroupButtons(group_chats.vote, pattern=r"^fb:"))
-    app.add_handler(groups.GroupButtons(group_chats.open_private, pattern=r"^flow:"))
-    app.add_handler(groups.GroupButtons(group_chats.toggle, pattern=r"^gs:"))
+    app.add_handler(groups.GroupButtons(presses.show_entry, pattern=button(ShowEntry)))
+    app.add_handler(groups.GroupButtons(presses.show_topic, pattern=button(ShowTopic)))
+    app.add_handler(groups.GroupButtons(presses.none_of_these, pattern=button(NoneOfThese)))
+    app.add_handler(groups.GroupButtons(presses.vote, pattern=button(Vote)))
+    app.add_handler(groups.GroupButtons(presses.open_private, pattern=button(StartFlow)))
+    app.add_handler(groups.GroupButtons(presses.toggle, pattern=button(AutoAnswer)))
     #    Text: answered when it mentions or replies to the bot, or (if turned on) auto-answered.
     app.add_handler(MessageHandler(in_groups & filters.TEXT & ~filters.COMMAND, group_chats.text))
-    #    Inline queries (inline.py), typed in any chat.
-    app.add_handler(InlineQueryHandler(InlineAnswers(answers).answer))
-    # 1. The dialogue: while it runs it takes its own buttons and typed answers; what it
-    #    does not take (/help, an answer's buttons…) falls through to the handlers below.
-    app.add_handler(bind.conversation())
-    # 2. Commands (/start with the "bind" payload and /bind were taken by the dialogue).
-    app.add_handler(CommandHandler("start", answers.start, filters=NEW_MESSAGES))
-    app.add_handler(CommandHandler("help", answers.help, filters=NEW_MESSAGES))
-    app.add_handler(CommandHandler(("topics", "faq"), answers.topics, filters=NEW_MESSAGES))
-    app.add_handler(CommandHandler("cancel", answers.cancel, filters=NEW_MESSAGES))
+    # 2. Inline queries (inline.py), typed in any chat.
+    app.add_handler(InlineQueryHandler(InlineAnswers(conversation).answer))
+    # 3. Private chats (private.py): everything goes to the conversation core.
     app.add_handler(CommandHandler("reload", ops.reload_command, filters=NEW_MESSAGES))  # ADMIN_IDS
-    app.add_handler(MessageHandler(NEW_MESSAGES & PRIVATE & filters.COMMAND, answers.unknown_command))
-    # 3. Buttons, by the action the engine put on them; the last one answers any other query.
-    app.add_handler(CallbackQueryHandler(answers.show_entry, pattern=r"^q:"))
-    app.add_handler(CallbackQueryHandler(answers.show_topic, pattern=r"^(t:|topics$)"))
-    app.add_handler(CallbackQueryHandler(answers.none_of_these, pattern=r"^none$"))
-    app.add_handler(CallbackQueryHandler(answers.vote, pattern=r"^fb:"))
-    app.add_handler(CallbackQueryHandler(answers.stale_dialogue_button, pattern=r"^d:"))
-    app.add_handler(CallbackQueryHandler(answers.unknown_button))
-    # 4. Text in private chats: questions, edited questions, and what is not text.
     text = filters.TEXT & ~filters.COMMAND
-    app.add_handler(MessageHandler(NEW_MESSAGES & PRIVATE & text, answers.question))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & PRIVATE & text, answers.edited))
-    app.add_handler(MessageHandler(NEW_MESSAGES & PRIVATE & ~filters.TEXT, answers.not_text))
+    private_messages = NEW_MESSAGES & PRIVATE
+    app.add_handler(MessageHandler(private_messages & filters.COMMAND, private.command))
+    app.add_handler(MessageHandler(private_messages & text, private.text))
+    app.add_handler(MessageHandler(EDITS & PRIVATE & text, private.edited))
+    app.add_handler(MessageHandler(private_messages & ~filters.TEXT, private.not_text))
+    app.add_handler(CallbackQueryHandler(private.press))
 
     app.add_error_handler(on_error)
     return app

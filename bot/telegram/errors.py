@@ -7,10 +7,10 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
-from ..engine import Reply
+from ..engine import Reply, ReplyKind
 from ..engine import messages as msg
+from .memory import Context
 from .render import send_reply
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def describe(update: object) -> str:
     return f"update_id={update.update_id} type={kind} chat={where} text_chars={chars}"
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Log an error raised by a handler or job, then apologise to the user instead of going silent."""
     logger.error("error while handling update %s", describe(update), exc_info=context.error)
     if not isinstance(update, Update):
@@ -43,6 +43,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_chat is None:
         return
     try:
-        await send_reply(context.bot, update.effective_chat.id, Reply(msg.ERROR, kind="none"))
+        await send_reply(context.bot, update.effective_chat.id, Reply(msg.ERROR, kind=ReplyKind.NONE))
     except TelegramError as exc:  # blocked by the user, chat gone, Telegram down
         logger.warning("could not tell chat %s about the error: %s", update.effective_chat.id, exc)

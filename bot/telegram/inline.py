@@ -12,12 +12,12 @@ from telegram import (
     InputTextMessageContent,
     Update,
 )
-from telegram.ext import ContextTypes
 
-from ..engine import Engine, Reply, sensitive
+from ..conversation import Conversation
+from ..engine import Engine, Reply, ReplyKind, sensitive
 from ..engine.normalize import compact
 from . import texts
-from .handlers import Answers
+from .memory import Context
 from .render import PARAGRAPH, TEXT_LIMIT, render, visible_length
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def search(engine: Engine, query: str, limit: int = MAX_RESULTS) -> list[Reply]:
         return [engine.entry_reply(e) for e in overview(engine, limit)]
     replies: list[Reply] = []
     best, match = engine.answer_and_match(query)
-    if best.kind in ("answer", "case") and best.entry_id:
+    if best.answered and best.entry_id:
         replies.append(best)
     ranked = match.ranking if match is not None else engine.matcher.match(query).ranking
     ranking = [(e, s) for e, s in ranked if e in engine.kb.entries]
@@ -86,7 +86,7 @@ def description(reply: Reply) -> str:
 def article(reply: Reply, bot_username: str) -> InlineQueryResultArticle:
     """One inline result: the question as title, the answer (HTML, no buttons) as the message."""
     assert reply.entry_id is not None
-    result_id = reply.entry_id if reply.kind == "answer" else VERDICT_PREFIX + reply.entry_id
+    result_id = reply.entry_id if reply.kind is ReplyKind.ANSWER else VERDICT_PREFIX + reply.entry_id
     return InlineQueryResultArticle(
         id=result_id,
         title=reply.title or reply.entry_id,
@@ -98,14 +98,14 @@ def article(reply: Reply, bot_username: str) -> InlineQueryResultArticle:
 class InlineAnswers:
     """Answers inline queries from the engine in service."""
 
-    def __init__(self, answers: Answers) -> None:
-        self.answers = answers  # holds the engine in service, which a reload swaps
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation  # holds the engine in service, which a reload swaps
 
-    async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer(self, update: Update, context: Context) -> None:
         """@bot 关键词: up to ten matching answers; an empty query gets the topic overview."""
         query = update.inline_query
         assert query is not None
-        replies = search(self.answers.engine, query.query)
+        replies = search(self.conversation.engine, query.query)
         logger.info("inline query %r → %s", query.query, [r.entry_id for r in replies])
         await query.answer(
             [article(r, context.bot.username) for r in replies],

@@ -5,12 +5,14 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Callable
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
 from ..engine import Reply
+from ..engine.actions import NoneOfThese, Vote, parse
 
 logger = logging.getLogger(__name__)
 
@@ -153,11 +155,10 @@ async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
         logger.debug("cannot drop buttons of message %s: %s", message_id, exc)
 
 
-async def drop_button_rows(bot: Bot, message: Message, prefix: str) -> None:
-    """Remove the rows of a bot message's keyboard holding a button whose action starts with `prefix`."""
+async def drop_button_rows(bot: Bot, message: Message, drop: Callable[[object], bool]) -> None:
+    """Remove the rows of a bot message's keyboard holding a button whose data `drop` picks."""
     keyboard = message.reply_markup.inline_keyboard if message.reply_markup else ()
-    rows = [row for row in keyboard if not any(
-        isinstance(b.callback_data, str) and b.callback_data.startswith(prefix) for b in row)]
+    rows = [row for row in keyboard if not any(drop(b.callback_data) for b in row)]
     if len(rows) == len(keyboard):
         return  # none there (any more)
     try:
@@ -165,4 +166,17 @@ async def drop_button_rows(bot: Bot, message: Message, prefix: str) -> None:
             chat_id=message.chat.id, message_id=message.message_id,
             reply_markup=InlineKeyboardMarkup(rows) if rows else None)
     except BadRequest as exc:  # already without them, or too old to edit
-        logger.debug("cannot drop the %s buttons of message %s: %s", prefix, message.message_id, exc)
+        logger.debug("cannot drop buttons of message %s: %s", message.message_id, exc)
+
+
+def is_suggestion(message: object) -> bool:
+    """Whether a bot message is a "did you mean" reply (the only one with a 都不是 button)."""
+    markup = getattr(message, "reply_markup", None)
+    keyboard = markup.inline_keyboard if markup is not None else ()
+    return any(isinstance(parse(button.callback_data), NoneOfThese)
+               for row in keyboard for button in row if isinstance(button.callback_data, str))
+
+
+def is_vote(data: object) -> bool:
+    """Whether button data is a 👍/👎."""
+    return isinstance(data, str) and isinstance(parse(data), Vote)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ..engine import messages as msg
-
 # Command menus per scope (setMyCommands): (command, description).
 PRIVATE_COMMANDS = (
     ("start", "开始:话题菜单"),
@@ -21,13 +19,6 @@ GROUP_COMMANDS = (
 # Group admins get the group menu plus the group's settings.
 ADMIN_COMMANDS = (*GROUP_COMMANDS, ("settings", "群设置:自动回答开关"))
 
-NOTHING_TO_CANCEL = msg.NOTHING_TO_CANCEL
-UNKNOWN_COMMAND = msg.UNKNOWN_COMMAND
-TEXT_ONLY = "我目前只能看懂文字消息,请直接打字提问。"
-BUTTON_EXPIRED = "这个按钮已经失效了,发送 /topics 重新浏览话题。"
-# Words that, typed during a dialogue, mean "show me the current step again" / "stop".
-RESUME_WORDS = frozenset(msg.FLOW_RESUME_WORDS)  # the terminal chat knows the same words
-CANCEL_WORDS = frozenset(msg.FLOW_CANCEL_WORDS)
 
 # Printed by `python -m bot run` when it cannot start (both languages, for operators).
 TOKEN_MISSING = (
@@ -83,7 +74,6 @@ NUMBER_DELETED = (
 NOT_YOUR_QUESTION = "已为你另发一条回答。原来那条是别人的提问,只有提问的人点按钮才会改动它。"
 NOT_YOUR_MENU = "已为你另发一份菜单。原来那份是别人打开的,只有他本人点按钮才会改动它。"
 FEEDBACK_THANKS_OTHER = "谢谢反馈,已记下!这条回答是给别人的,只有提问的人点按钮才会改动它。"
-FEEDBACK_ALREADY = "你对这条回答的反馈已经记下了,谢谢!"
 NONE_OF_THESE_OTHER = "已记下。这条是别人的提问,只有提问的人点按钮才会改动它;你的问题可以用 /ask 问我。"
 
 # ----- inline mode (inline.py) -----

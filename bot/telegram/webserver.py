@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from telegram import Update
-from telegram.ext import Application
 
 from .health import HEALTH_PATH, Health
+from .memory import AnyApplication
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class _Refusal(asyncio.Protocol):
 class Webhook:
     """POST <path>: checks the secret token, then queues the update for the Application."""
 
-    def __init__(self, application: Application, secret: str, health: Health) -> None:
+    def __init__(self, application: AnyApplication, secret: str, health: Health) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret token")
         self.application = application

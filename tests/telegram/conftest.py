@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from telegram.ext import Application
 
 from bot.engine import Engine
 from bot.engine.matcher import Match, Matcher
 from bot.settings import Settings
 from bot.telegram import build_application
+from bot.telegram.ops import OpsApplication, serve
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
 STEP_TIMEOUT = 5.0  # seconds any one wait may take before the test fails
@@ -43,13 +43,19 @@ class Recorded:
         self.items.append((kind, entry_id, user_id, chat_type, text))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that talks to the fake Bot API server runs the bot end to end: it is slow."""
+    for item in items:
+        if "api" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def settings(api: FakeBotApi, tmp_path: Path) -> Settings:
     """Settings pointing at the fake, with a temporary data directory."""
     return Settings(
         telegram_bot_token=DEFAULT_TOKEN,
         telegram_base_url=api.base_url,
-        telegram_base_file_url=api.base_file_url,
         data_dir=tmp_path / "data",
     )
 
@@ -62,25 +68,21 @@ def feedback() -> Recorded:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, engine: Engine, feedback: Recorded | None = None
-) -> AsyncIterator[Application]:
-    """Build the bot and long-poll the fake as run_polling() would, stopping cleanly after."""
-    app = build_application(settings, engine, feedback)
-    async with app:
+    settings: Settings, engine: Engine, feedback: Recorded | None = None, **kwargs: Any
+) -> AsyncIterator[OpsApplication]:
+    """The bot as `python -m bot run` runs it (ops.serve), polling the fake until the block ends."""
+    app = build_application(settings, engine, feedback, **kwargs)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, stop, poll_timeout=POLL_TIMEOUT))
+    try:
+        await wait_until(lambda: app.ops.health.ready or task.done(), "the bot to be ready")
+        if task.done():
+            task.result()  # raises what stopped it
+        yield app
+    finally:
+        stop.set()
         async with asyncio.timeout(STEP_TIMEOUT):
-            assert app.post_init is not None
-            await app.post_init(app)  # run_polling() calls it after initialize()
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT)
-        try:
-            yield app
-        finally:
-            async with asyncio.timeout(STEP_TIMEOUT):
-                if app.updater.running:
-                    await app.updater.stop()
-                if app.running:
-                    await app.stop()
+            await task
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ def start_bot() -> Callable[..., Any]:
 
 
 @pytest_asyncio.fixture
-async def bot(settings: Settings, engine: Engine, feedback: Recorded) -> AsyncIterator[Application]:
+async def bot(settings: Settings, engine: Engine, feedback: Recorded) -> AsyncIterator[OpsApplication]:
     """The bot, running against the fake for the length of one test."""
     async with running(settings, engine, feedback) as app:
         yield app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -19,14 +18,12 @@ import aiohttp
 
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.telegram import build_application
-from bot.telegram.ops import OpsApplication, serve
+from bot.telegram.ops import OpsApplication
 from bot.telegram.webserver import SECRET_HEADER
 
-from .conftest import STEP_TIMEOUT, wait_until
+from .conftest import STEP_TIMEOUT, running, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-SERVE_POLL_TIMEOUT = 1  # seconds of each long poll in the tests, so that stopping is quick
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=STEP_TIMEOUT)
 PROCESS_START_TIMEOUT = 20.0  # seconds for `python -m bot run` to load and start polling
 PROCESS_STOP_TIMEOUT = 15.0  # seconds for it to shut down after SIGTERM
@@ -44,18 +41,8 @@ def free_port() -> int:
 @asynccontextmanager
 async def serving(settings: Settings, engine: Engine, **kwargs: Any) -> AsyncIterator[OpsApplication]:
     """The bot as `python -m bot run` runs it (ops.serve), until the block ends."""
-    app = build_application(settings, engine, **kwargs)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, stop, poll_timeout=SERVE_POLL_TIMEOUT))
-    try:
-        await wait_until(lambda: app.ops.health.ready or task.done(), "the bot to be ready")
-        if task.done():
-            task.result()  # raises what stopped it
+    async with running(settings, engine, **kwargs) as app:
         yield app
-    finally:
-        stop.set()
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await task
 
 
 def webhook_url(app: OpsApplication) -> str:

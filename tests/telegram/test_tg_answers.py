@@ -70,9 +70,9 @@ async def test_help_topics_cancel_and_unknown_commands(bot: Application, person:
     (topics,) = await person.say("/topics")
     assert topics["text"] == msg.TOPICS_PROMPT
     (cancel,) = await person.say("/cancel")
-    assert cancel["text"] == texts.NOTHING_TO_CANCEL
+    assert cancel["text"] == msg.NOTHING_TO_CANCEL
     (unknown,) = await person.say("/frobnicate")
-    assert unknown["text"] == texts.UNKNOWN_COMMAND
+    assert unknown["text"] == msg.UNKNOWN_COMMAND
 
 
 async def test_free_question_related_and_feedback(bot: Application, person: Person,
@@ -96,8 +96,8 @@ async def test_free_question_related_and_feedback(bot: Application, person: Pers
     down = await person.press(related_answer, msg.FEEDBACK_DOWN, edits=0)
     assert down.answer["text"] == msg.FEEDBACK_THANKS
     assert feedback.items == [
-        ("up", expected.entry_id, person.id, "private", question),
-        ("down", related.action[2:], person.id, "private", ""),
+        ("feedback_up", expected.entry_id, person.id, "private", question),
+        ("feedback_down", related.action[2:], person.id, "private", ""),
     ]
     # The vote row goes once voted (the related questions stay); pressed again all the same
     # (an old client, a double tap), the vote is not recorded twice.
@@ -106,9 +106,9 @@ async def test_free_question_related_and_feedback(bot: Application, person: Pers
     assert data(person.current(answer)) == [b.action for row in expected.buttons for b in row
                                            if not b.action.startswith("fb:")]
     again = await person.press(answer, "", data=up, edits=0, force=True)
-    assert again.answer["text"] == texts.FEEDBACK_ALREADY
+    assert again.answer["text"] == msg.FEEDBACK_ALREADY
     down_too = await person.press(answer, "", data=up.replace("fb:+", "fb:-"), edits=0, force=True)
-    assert down_too.answer["text"] == texts.FEEDBACK_ALREADY
+    assert down_too.answer["text"] == msg.FEEDBACK_ALREADY
     assert len(feedback.items) == 2
 
 
@@ -131,9 +131,9 @@ async def test_did_you_mean_and_none_of_these(bot: Application, person: Person, 
     pressed = await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)
     assert pressed.sent[0]["text"] == msg.NONE_OF_THESE
     assert "12393" in pressed.sent[0]["text"]
-    assert feedback.items == [("none", None, person.id, "private", question)]
+    assert feedback.items == [("none_of_these", None, person.id, "private", question)]
     await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)  # again
-    assert feedback.items == [("none", None, person.id, "private", question)]  # noted once
+    assert feedback.items == [("none_of_these", None, person.id, "private", question)]  # noted once
 
 
 async def test_no_answer_points_to_the_hotlines(bot: Application, person: Person,
@@ -268,7 +268,7 @@ async def test_odd_updates_are_logged_and_skipped(bot: Application, person: Pers
                                                 "from": person.user,
                                                 "location": {"latitude": 24.5, "longitude": 118.1}}},
                                    replies=1)
-    assert location["text"] == texts.TEXT_ONLY
+    assert location["text"] == msg.TEXT_ONLY
     (still,) = await person.say("/help")  # the bot is still there
     assert still["text"] == msg.HELP
     assert api.sent_messages(channel["id"]) == []
@@ -278,8 +278,8 @@ async def test_odd_updates_are_logged_and_skipped(bot: Application, person: Pers
 async def test_unknown_and_stale_buttons_are_answered(bot: Application, person: Person) -> None:
     """Every callback query is answered, even for buttons the bot no longer knows."""
     (greeting,) = await person.say("/start")
-    for data, toast in (("q:no-such-entry", texts.BUTTON_EXPIRED), ("zzz", texts.BUTTON_EXPIRED),
-                        ("fb:?:x", texts.BUTTON_EXPIRED), ("d:abc123:0", msg.FLOW_ENDED)):
+    for data, toast in (("q:no-such-entry", msg.BUTTON_EXPIRED), ("zzz", msg.BUTTON_EXPIRED),
+                        ("fb:?:x", msg.BUTTON_EXPIRED), ("d:abc123:0", msg.FLOW_ENDED)):
         pressed = await person.press(greeting, "", data=data, edits=0, force=True)
         assert pressed.answer["text"] == toast
     await person.quiet()

@@ -14,7 +14,7 @@ from telegram import Chat, InlineQuery, Message, Update, User
 
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.telegram.ops import MAX_CONCURRENT_UPDATES, PerChatUpdateProcessor, turn_key
+from bot.telegram.processor import MAX_CONCURRENT_UPDATES, PerChatUpdateProcessor, turn_key
 from tests.fakes.bot_api import FakeBotApi
 
 from .conftest import STEP_TIMEOUT, Person, wait_until

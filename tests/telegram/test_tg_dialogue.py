@@ -12,7 +12,6 @@ from telegram.ext import Application
 from bot.engine import Engine
 from bot.engine import messages as msg
 from bot.settings import Settings
-from bot.telegram import texts
 from tests.fakes.bot_api import FakeBotApi
 
 if TYPE_CHECKING:
@@ -62,10 +61,10 @@ async def walk(person: Person, message: JsonDict, method: dict[str, Any]) -> Jso
     return person.current(message)
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 async def test_eligible_relative_through_each_method(bot: Application, person: Person,
                                                      engine: Engine, index: int) -> None:
-    """父母 → same province → one of the four methods → steps one at a time → the summary."""
+    """父母 → same province → one of the methods → steps one at a time → the summary."""
     label, method = methods(engine)[index]
     first = await begin(person, engine)
 
@@ -74,7 +73,7 @@ async def test_eligible_relative_through_each_method(bot: Application, person: P
     assert prompt(engine, "cross") in chosen.message["text"]
     same = await person.press(first, "在同一个省")
     assert prompt(engine, "method") in same.message["text"]
-    assert person.labels(same.message)[:4] == [m for m, _ in methods(engine)]
+    assert person.labels(same.message)[:len(methods(engine))] == [m for m, _ in methods(engine)]
 
     await person.press(first, label)
     assert method["title"] in person.current(first)["text"]
@@ -121,29 +120,31 @@ async def test_other_relation_typed(bot: Application, person: Person, engine: En
     assert "✅" in ok["text"] and prompt(engine, "cross") in ok["text"]
 
 
-async def test_cross_province_with_a_typed_city(bot: Application, person: Person,
+async def test_cross_province_with_typed_cities(bot: Application, person: Person,
                                                 engine: Engine) -> None:
-    """在外省 asks where the holder is insured; a typed city gets the region verdict."""
+    """在外省 asks where each of them is insured; two provinces lead to the 医保钱包."""
     first = await begin(person, engine)
     await person.press(first, "子女")
     asked = await person.press(first, "在外省")
     assert prompt(engine, "region") in asked.message["text"]
     (next_step,) = await person.say("苏州")
-    assert "苏州" in next_step["text"] and prompt(engine, "method") in next_step["text"]
+    assert "苏州" in next_step["text"] and prompt(engine, "relative-region") in next_step["text"]
     assert "reply_markup" not in person.current(first)
-    label, method = methods(engine)[2]
-    await person.press(next_step, label)
-    summary = await walk(person, next_step, method)
-    assert "你的参保地:苏州" in summary["text"]
+    (wallet,) = await person.say("杭州")
+    assert "医保钱包" in wallet["text"] and "浙江省" in wallet["text"]
+    summary = await walk(person, wallet, flow(engine)["steps"]["wallet"])
+    assert "你的参保地:苏州" in summary["text"] and "家人的参保地:杭州" in summary["text"]
 
 
 async def test_cross_province_skip(bot: Application, person: Person, engine: Engine) -> None:
-    """跳过 the city and go on to the method."""
+    """跳过 both cities and go on to the cross-province route, the 医保钱包."""
     first = await begin(person, engine)
     await person.press(first, "配偶")
     await person.press(first, "在外省")
     skipped = await person.press(first, msg.FLOW_SKIP)
-    assert prompt(engine, "method") in skipped.message["text"]
+    assert prompt(engine, "relative-region") in skipped.message["text"]
+    both = await person.press(first, msg.FLOW_SKIP)
+    assert flow(engine)["steps"]["wallet"]["title"] in both.message["text"]
 
 
 async def test_cancel_by_command_button_and_word(bot: Application, person: Person,
@@ -154,7 +155,7 @@ async def test_cancel_by_command_button_and_word(bot: Application, person: Perso
     assert cancelled["text"] == msg.FLOW_CANCELLED
     assert "reply_markup" not in person.current(first)
     (nothing,) = await person.say("/cancel")
-    assert nothing["text"] == texts.NOTHING_TO_CANCEL
+    assert nothing["text"] == msg.NOTHING_TO_CANCEL
 
     second = await begin(person, engine)
     pressed = await person.press(second, msg.FLOW_CANCEL)
@@ -185,6 +186,17 @@ async def test_free_question_mid_dialogue_keeps_the_place(bot: Application, pers
 
     (again,) = await person.say("继续")  # typed, the same as the button
     assert prompt(engine, "method") in again["text"]
+
+
+async def test_a_question_naming_a_relative_mid_dialogue_is_matched_once(
+    bot: Application, person: Person, engine: Engine, matcher_calls: list[str]
+) -> None:
+    """Not an answer to the step, so answered as a question: the matcher runs once for it."""
+    await begin(person, engine)
+    question = "我妈住院报销比例是多少"
+    (answer,) = await person.say(question)
+    assert msg.FLOW_RESUME_BUTTON in person.labels(answer)
+    assert matcher_calls.count(question) == 1
 
 
 async def test_stale_buttons_get_a_polite_notice(bot: Application, person: Person,
@@ -225,8 +237,10 @@ async def test_restart_mid_dialogue_resumes(api: FakeBotApi, settings: Settings,
     async with start_bot(settings, engine):
         asked = await person.press(first, "在外省")
         assert prompt(engine, "region") in asked.message["text"]
-        (step,) = await person.say("成都")
-        assert prompt(engine, "method") in step["text"]
+        (place,) = await person.say("成都")
+        assert prompt(engine, "relative-region") in place["text"]
+        (step,) = await person.say("广安")  # the same province: the ways within a province
+        assert prompt(engine, "method") in step["text"] and "四川省" in step["text"]
         label, method = methods(engine)[0]
         await person.press(step, label)
         summary = await walk(person, step, method)
@@ -259,7 +273,21 @@ async def test_number_typed_as_dialogue_input_is_warned_not_used(bot: Applicatio
     assert warning["text"] == msg.NUMBER_WARNING.format(what="手机号")
     await person.quiet()
     (step,) = await person.say("苏州")
-    assert prompt(engine, "method") in step["text"]
+    assert prompt(engine, "relative-region") in step["text"]
+
+
+async def test_a_double_tap_acts_once(bot: Application, person: Person, engine: Engine) -> None:
+    """父母 pressed twice: the second press is for a step already answered and changes nothing."""
+    first = await begin(person, engine)
+    data = person.data_of(first, "父母")
+    await person.press(first, "父母")
+    again = await person.press(first, "", data=data, edits=0, force=True)
+    assert again.answer["text"] == msg.FLOW_STEP_DONE
+    now = person.current(first)
+    assert prompt(engine, "cross") in now["text"] and "在外省" not in "".join(
+        line for line in now["text"].splitlines() if line.startswith("•"))
+    same = await person.press(first, "在同一个省")
+    assert prompt(engine, "method") in same.message["text"]
 
 
 async def test_dialogue_idle_across_a_restart_times_out_on_the_next_press(

@@ -14,9 +14,11 @@ from telegram.ext import AIORateLimiter, Application
 
 from bot.engine import Dialogues, Engine
 from bot.engine import messages as msg
+from bot.engine.actions import AutoAnswer, encode
 from bot.settings import Settings
 from bot.telegram import app as app_module
 from bot.telegram import groups, texts
+from bot.telegram.memory import SETTINGS_KEY
 from tests.fakes.bot_api import FakeBotApi
 
 from .conftest import QUIET_PERIOD, STEP_TIMEOUT, wait_until
@@ -144,7 +146,7 @@ async def turn_auto_answer_on(group: Group, admin: JsonDict) -> JsonDict:
     """An admin opens /settings and turns auto-answer on; returns the settings message."""
     group.api.set_member(group.chat, admin, "administrator")
     _, (menu,) = await group.say(admin, "/settings")
-    await group.press(admin, menu, groups.AUTO_ON_ACTION, edits=1)
+    await group.press(admin, menu, encode(AutoAnswer(True)), edits=1)
     return menu
 
 
@@ -249,12 +251,12 @@ async def test_settings_for_admins_only(bot: Application, api: FakeBotApi, group
     assert [b["text"] for b in buttons(menu)] == [texts.TURN_ON]
 
     # A member pressing the admin's button is refused; nothing changes.
-    answer, _ = await group.press(member, menu, groups.AUTO_ON_ACTION)
+    answer, _ = await group.press(member, menu, encode(AutoAnswer(True)))
     assert answer["text"] == texts.SETTINGS_ADMIN_ONLY and answer["show_alert"] is True
     assert group.current(menu)["text"] == menu["text"]
-    assert groups.SETTINGS_KEY not in bot.chat_data[group.id]
+    assert SETTINGS_KEY not in bot.chat_data[group.id]
 
-    answer, _ = await group.press(admin, menu, groups.AUTO_ON_ACTION, edits=1)
+    answer, _ = await group.press(admin, menu, encode(AutoAnswer(True)), edits=1)
     assert answer["text"] == texts.AUTO_ANSWER_SAVED.format(state=texts.AUTO_ANSWER_ON)
     now = group.current(menu)
     assert texts.AUTO_ANSWER_STATE.format(state=texts.AUTO_ANSWER_ON) in now["text"]
@@ -262,9 +264,9 @@ async def test_settings_for_admins_only(bot: Application, api: FakeBotApi, group
     asked_about = [c.params["user_id"] for c in api.calls_of("getChatMember")]
     assert asked_about.count(admin["id"]) == 1  # the second check came from the cache
 
-    answer, _ = await group.press(admin, now, groups.AUTO_OFF_ACTION, edits=1)
+    answer, _ = await group.press(admin, now, encode(AutoAnswer(False)), edits=1)
     assert answer["text"] == texts.AUTO_ANSWER_SAVED.format(state=texts.AUTO_ANSWER_OFF)
-    assert groups.auto_answer_on(bot.chat_data[group.id]) is False
+    assert bot.chat_data[group.id].auto_answer is False
 
 
 async def test_settings_by_anonymous_admin_and_in_private(
@@ -411,7 +413,7 @@ async def test_did_you_mean_pressed_by_asker_and_by_others(
         assert none["text"] == texts.NONE_OF_THESE_OTHER and none["show_alert"] is True
         assert sent == []
     assert group.current(suggest)["text"] == msg.DID_YOU_MEAN
-    assert feedback.items == [("none", None, other["id"], group.kind, vague)]
+    assert feedback.items == [("none_of_these", None, other["id"], group.kind, vague)]
 
     pressed, sent = await group.press(asker, suggest, f"q:{second}", edits=1)
     assert sent == [] and "text" not in pressed
@@ -420,7 +422,7 @@ async def test_did_you_mean_pressed_by_asker_and_by_others(
     asked, (suggest,) = await group.say(asker, f"/ask {vague}")
     await group.press(asker, suggest, "none", edits=1)
     assert group.current(suggest)["text"] == msg.NONE_OF_THESE
-    assert feedback.items[-1] == ("none", None, asker["id"], group.kind, vague)
+    assert feedback.items[-1] == ("none_of_these", None, asker["id"], group.kind, vague)
 
 
 async def test_votes_and_menus_pressed_by_asker_and_by_others(
@@ -438,13 +440,13 @@ async def test_votes_and_menus_pressed_by_asker_and_by_others(
     assert buttons(group.current(answer)) == buttons(answer)
     for data in (up, up, down):  # pressing again and again: one vote
         notice, _ = await group.press(other, answer, data)
-        assert notice["text"] == texts.FEEDBACK_ALREADY
+        assert notice["text"] == msg.FEEDBACK_ALREADY
     thanks, _ = await group.press(asker, answer, down, edits=1)
     assert thanks["text"] == msg.FEEDBACK_THANKS
     left = [b.get("callback_data", "") for b in buttons(group.current(answer))]
     assert left and not any(d.startswith("fb:") for d in left)  # related questions stay
-    assert feedback.items == [("up", entry, other["id"], group.kind, SURE),
-                              ("down", entry, asker["id"], group.kind, SURE)]
+    assert feedback.items == [("feedback_up", entry, other["id"], group.kind, SURE),
+                              ("feedback_down", entry, asker["id"], group.kind, SURE)]
 
     _, (menu,) = await group.say(asker, "/faq")
     topic = buttons(menu)[0]
@@ -555,7 +557,7 @@ async def test_group_migration_keeps_the_settings(bot: Application, api: FakeBot
     update = {"message": {"message_id": 99, "date": int(time.time()), "chat": old.chat,
                           "from": users["admin"], "migrate_to_chat_id": SUPERGROUP_ID}}
     await api.raw_update(update)
-    await wait_until(lambda: groups.auto_answer_on(bot.chat_data.get(SUPERGROUP_ID)),
+    await wait_until(lambda: getattr(bot.chat_data.get(SUPERGROUP_ID), "auto_answer", False),
                      "the settings to move", api)
 
 

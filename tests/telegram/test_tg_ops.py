@@ -17,12 +17,15 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from telegram.ext import Application, ExtBot
 
+from bot.conversation import EngineRef
 from bot.engine import Engine
 from bot.engine import messages as msg
 from bot.settings import Settings, SettingsError
 from bot.telegram import texts
 from bot.telegram.health import PUBLIC_RELOAD_ERROR, Health, is_local
-from bot.telegram.ops import EngineRef, StatePersistence, screen_update, shorten
+from bot.telegram.ops import shorten
+from bot.telegram.persistence import StatePersistence
+from bot.telegram.polling import screen_update
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
 from .conftest import Person, wait_until
@@ -79,7 +82,7 @@ async def test_unknown_callback_gets_an_answer(bot: Application, person: Person)
     """A button the bot never made (an older version's) is answered, and the bot goes on."""
     (menu,) = await person.say("/topics")
     pressed = await person.press(menu, "", data="v0:legacy-button", edits=0, force=True)
-    assert pressed.answer["text"] == texts.BUTTON_EXPIRED
+    assert pressed.answer["text"] == msg.BUTTON_EXPIRED
     (answer,) = await person.say(QUESTION)
     assert answer["text"]
 

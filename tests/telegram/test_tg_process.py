@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.analytics import read_events
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.telegram import texts
 from bot.telegram.app import EXIT_BAD_SETTINGS, EXIT_OK, EXIT_STARTUP_FAILED
-from bot.telegram.dialogue import STATE_KEY
+from bot.telegram.memory import STATE_KEY
 from tests.fakes.bot_api import FakeBotApi
 
 from .conftest import STEP_TIMEOUT, Person, wait_until
@@ -31,6 +33,8 @@ from .ops_helpers import (
     wait_exit,
 )
 from .test_tg_dialogue import begin, prompt
+
+pytestmark = pytest.mark.slow  # subprocesses running the bot
 
 SECRET = "process-test-secret"
 IN_FLIGHT = 30  # updates queued when SIGTERM arrives
@@ -128,7 +132,6 @@ async def test_sigterm_finishes_updates_in_flight_and_sighup_reloads(
         assert len(pickle.load(file)["chat_data"]) == IN_FLIGHT  # and the state
     text = log.read_text()
     assert "SIGTERM: shutting down gracefully" in text and "knowledge base reloaded" in text
-
 
 def test_webhook_without_secret_exits_with_code_2(tmp_path: Path) -> None:
     """WEBHOOK_URL without WEBHOOK_SECRET: a clear error in both languages, exit code 2."""

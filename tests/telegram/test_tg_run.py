@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.telegram.app import EXIT_BAD_KNOWLEDGE, EXIT_BAD_SETTINGS
+
+pytestmark = pytest.mark.slow  # subprocesses running the bot
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 30.0  # seconds; the command must exit long before this

@@ -1,0 +1,239 @@
+"""Group chats: when the bot is addressed, auto-answers with a cooldown, /settings, posted numbers."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import (
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import BadRequest
+from telegram.helpers import create_deep_linked_url
+
+from ...analytics import MAX_QUESTION_CHARS
+from ...conversation import Conversation, screen
+from ...engine import Reply, ReplyKind, sensitive
+from ...engine import messages as msg
+from ...engine.actions import AutoAnswer, encode
+from ...engine.normalize import compact
+from .. import texts
+from ..memory import Context
+from ..private import DEEP_LINK
+from ..render import send_reply
+from ..surface import Surface
+from .members import MemberCache
+from .rules import (
+    DELETE_KINDS,
+    GROUP_TYPES,
+    addressed,
+    confident,
+    looks_like_question,
+    message_link,
+    user_mention,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class GroupChats(Surface):
+    """Everything the bot does in groups: answers when addressed, auto-answers, settings, numbers."""
+
+    def __init__(self, conversation: Conversation, cooldown: float,
+                 members: MemberCache | None = None) -> None:
+        super().__init__(conversation)  # answers, analytics and feedback, as in private chats
+        self.cooldown = cooldown
+        self.members = members or MemberCache()
+
+    async def post(
+        self, context: Context, chat: Chat, reply: Reply, reply_to: int,
+        asker: int, question: str | None = None,
+    ) -> list[int]:
+        """Send a reply quoting `reply_to`, and remember its asker, question and entry."""
+        sent = await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
+        chat_data = context.chat_data
+        if chat_data is not None:
+            chat_data.note_asker(sent[-1], asker, reply.kind)
+            if question is not None:
+                chat_data.remember(reply_to, sent, question)
+            if reply.entry_id and reply.answered:
+                chat_data.note_answered(reply.entry_id, sent[0], self.cooldown)
+        return sent
+
+    async def _answer(self, update: Update, context: Context, target: Message,
+                      question: str) -> None:
+        """Answer a question put to the bot, quoting the message it is in."""
+        chat = target.chat
+        question = question[:MAX_QUESTION_CHARS]
+        reply, _ = self.conversation.answer(self.who(update), question)
+        asker = target.from_user.id if target.from_user else 0
+        await self.post(context, chat, reply, target.message_id, asker, question)
+
+    async def _say(self, context: Context, message: Message, text: str,
+                   kind: ReplyKind = ReplyKind.MENU) -> None:
+        await send_reply(context.bot, message.chat.id, Reply(text, kind=kind),
+                         reply_to=message.message_id)
+
+    # ----- messages addressed to the bot -----
+
+    async def ask(self, update: Update, context: Context) -> None:
+        """/ask 问题, or /ask replying to someone's question."""
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        question, target = addressed(message, context.bot.username, context.bot.id) or ("", message)
+        if not compact(question):
+            await self._say(context, message, texts.ASK_HINT)
+        else:
+            await self._answer(update, context, target, question)
+
+    async def text(self, update: Update, context: Context) -> None:
+        """A group message: answered when it mentions or replies to the bot, else maybe auto-answered."""
+        message = update.effective_message
+        assert message is not None
+        found = addressed(message, context.bot.username, context.bot.id)
+        if found is None:
+            if self.chat_data(context).auto_answer:
+                await self.auto_answer(update, context)
+        elif not compact(found[0]):
+            await self._say(context, message, texts.GROUP_HELP)
+        else:
+            await self._answer(update, context, found[1], found[0])
+
+    async def auto_answer(self, update: Update, context: Context) -> None:
+        """An unaddressed message: answered only if it is a question the bot is sure about."""
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        assert message is not None and chat is not None and user is not None
+        text = (message.text or "")[:MAX_QUESTION_CHARS]
+        if not looks_like_question(text):
+            return
+        reply, match = self.conversation.look_up(text)
+        if not confident(reply, match, self.engine.matcher.policy):
+            logger.debug("group %s: not sure enough to answer %r unasked (%s)", chat.id, text, reply.kind)
+            return
+        assert reply.entry_id is not None
+        self.conversation.record_question(self.who(update), reply, text)
+        earlier = self.chat_data(context).recent_answer(reply.entry_id, self.cooldown)
+        if earlier is not None:
+            await self.point_to(context, message, earlier)
+            return
+        logger.info("group %s: auto-answering %r with %s (%.2f)", chat.id, text, reply.entry_id, reply.score)
+        await self.post(context, chat, reply, message.message_id, user.id, text)
+
+    async def point_to(self, context: Context, message: Message, earlier: int) -> None:
+        """上面刚回答过: a link to the earlier answer, or in a basic group a reply to it."""
+        link = message_link(message.chat, earlier)
+        if link is not None:
+            body = (f"{html.escape(texts.RECENTLY_ANSWERED)}"
+                    f'<a href="{html.escape(link)}">{html.escape(texts.SEE_EARLIER_ANSWER)}</a>')
+            quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        else:
+            asker = f"{user_mention(message.from_user)} " if message.from_user else ""
+            body = f"{asker}{html.escape(texts.RECENTLY_ANSWERED_HERE)}"
+            quote = ReplyParameters(earlier, allow_sending_without_reply=True)
+        await context.bot.send_message(message.chat.id, body, reply_parameters=quote)
+
+    # ----- commands -----
+
+    async def topics(self, update: Update, context: Context) -> None:
+        """/faq or /topics in a group: the topic menu, quoting the asker."""
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
+        await self.post(context, message.chat, self.engine.topics(), message.message_id, user.id)
+
+    async def help(self, update: Update, context: Context) -> None:
+        """/help or /start in a group: how to ask in a group."""
+        assert update.effective_message is not None
+        await self._say(context, update.effective_message, texts.GROUP_HELP)
+
+    async def bind(self, update: Update, context: Context) -> None:
+        """/bind in a group: dialogues run in private, so a button that opens one there."""
+        message = update.effective_message
+        assert message is not None
+        url = create_deep_linked_url(context.bot.username, DEEP_LINK)
+        button = InlineKeyboardButton(msg.GROUP_BIND_BUTTON, url=url)
+        await context.bot.send_message(
+            message.chat.id, html.escape(msg.GROUP_BIND),
+            reply_markup=InlineKeyboardMarkup.from_button(button),
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        )
+
+    async def settings(self, update: Update, context: Context) -> None:
+        """/settings: the group's settings with buttons, for its admins only."""
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        assert message is not None and chat is not None and user is not None
+        if chat.type not in GROUP_TYPES:
+            await self._say(context, message, texts.SETTINGS_GROUP_ONLY)
+            return
+        anonymous_admin = message.sender_chat is not None and message.sender_chat.id == chat.id
+        if not anonymous_admin and not await self.members.is_admin(context.bot, chat.id, user.id):
+            await self._say(context, message, texts.SETTINGS_ADMIN_ONLY)
+            return
+        body, markup = await self.settings_menu(context, chat)
+        await context.bot.send_message(
+            chat.id, body, reply_markup=markup,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        )
+
+    async def settings_menu(self, context: Context,
+                             chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
+        on = self.chat_data(context).auto_answer
+        sees_all = context.bot.can_read_all_group_messages or await self.members.is_admin(
+            context.bot, chat.id, context.bot.id)
+        lines = [
+            f"<b>{html.escape(texts.SETTINGS_TITLE)}</b>",
+            html.escape(texts.AUTO_ANSWER_STATE.format(
+                state=texts.AUTO_ANSWER_ON if on else texts.AUTO_ANSWER_OFF)),
+            html.escape(texts.AUTO_ANSWER_EXPLAINED.format(minutes=round(self.cooldown / 60))),
+            html.escape(texts.SEES_ALL_MESSAGES if sees_all else texts.SEES_COMMANDS_ONLY),
+        ]
+        button = InlineKeyboardButton(texts.TURN_OFF if on else texts.TURN_ON,
+                                      callback_data=encode(AutoAnswer(not on)))
+        return "\n\n".join(lines), InlineKeyboardMarkup.from_button(button)
+
+    async def migrate(self, update: Update, context: Context) -> None:
+        """A group became a supergroup: its settings and memory move to the new chat id."""
+        message = update.effective_message
+        if message is not None and message.migrate_to_chat_id is not None:
+            logger.info("group %s migrated to %s", message.chat.id, message.migrate_to_chat_id)
+            context.application.migrate_chat_data(message=message)
+
+    # ----- posted numbers -----
+
+    async def sensitive(self, update: Update, context: Context) -> None:
+        """An ID, card or phone number or a password: warn, delete where allowed, answer the rest."""
+        await self._screen_numbers(update, context)
+        message = update.effective_message
+        assert message is not None
+        found = addressed(message, context.bot.username, context.bot.id)
+        if found is None:
+            return
+        _, rest = screen(found[0])
+        if rest is not None:
+            await self._answer(update, context, found[1], rest)
+
+    async def sensitive_edit(self, update: Update, context: Context) -> None:
+        """A message edited to hold a number: warned about and deleted like a new one."""
+        await self._screen_numbers(update, context)
+
+    async def _screen_numbers(self, update: Update, context: Context) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        assert message is not None and chat is not None and user is not None
+        findings = sensitive.find(message.text or "")
+        what = sensitive.describe(findings)
+        deleted = False
+        if any(f.kind in DELETE_KINDS for f in findings) and await self.members.can_delete(
+                context.bot, chat.id):
+            try:
+                deleted = await context.bot.delete_message(chat.id, message.message_id)
+            except BadRequest as exc:  # too old, already gone, or the right was just taken away
+                logger.info("cannot delete message %s in %s: %s", message.message_id, chat.id, exc)
+                self.members.forget(chat.id, context.bot.id)
+        warning = (texts.NUMBER_DELETED.format(name=user.full_name, what=what) if deleted
+                   else msg.NUMBER_WARNING.format(what=what))
+        await send_reply(context.bot, chat.id, Reply(warning, kind=ReplyKind.WARNING),
+                         reply_to=None if deleted else message.message_id)

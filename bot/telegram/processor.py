@@ -1,0 +1,90 @@
+"""Updates of different chats handled side by side, each chat's updates one at a time, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import sys
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+# Updates handled at the same time, each of a different chat (a chat's own updates are handled
+# one at a time, in order). Most of that time is spent waiting for Telegram's answers.
+MAX_CONCURRENT_UPDATES = 32
+
+
+def turn_key(update: object) -> tuple[str, int] | None:
+    """Whose turn an update waits for: its chat's; the user's for inline queries (no chat)."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return ("chat", update.effective_chat.id)
+    if update.effective_user is not None:
+        return ("user", update.effective_user.id)
+    return None
+
+
+class _Turns:
+    """The lock one chat's updates take in turn, and how many of them hold or wait for it."""
+
+    __slots__ = ("lock", "updates")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.updates = 0
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Handles updates of different chats concurrently, each chat's updates strictly in order.
+
+    PTB hands each update over as soon as it is fetched, in order (an update with no chat is
+    taken per user). Here it waits for the chat's earlier updates (a lock per chat: asyncio locks
+    are first come, first served), then for one of `max_running` slots. The limit PTB itself
+    enforces before this is left unbounded on purpose: an update waiting for its chat's turn must
+    not hold a slot another chat's update could use, or a burst in one group would stall the rest.
+    A chat's lock exists only while one of its updates is being handled or waiting.
+    """
+
+    def __init__(self, max_running: int = MAX_CONCURRENT_UPDATES) -> None:
+        if max_running < 1:
+            raise ValueError("max_running must be at least 1")
+        super().__init__(sys.maxsize)
+        self.max_running = max_running
+        self._running = asyncio.Semaphore(max_running)
+        self._turns: dict[tuple[str, int], _Turns] = {}
+
+    @property
+    def chats_in_flight(self) -> int:
+        """How many chats (or users) have an update being handled or waiting right now."""
+        return len(self._turns)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle the update after the earlier ones of its chat, within the concurrency limit."""
+        key = turn_key(update)
+        turns = None
+        if key is not None:
+            turns = self._turns.get(key)
+            if turns is None:
+                turns = self._turns[key] = _Turns()
+            turns.updates += 1
+        try:
+            async with turns.lock if turns is not None else contextlib.nullcontext(), self._running:
+                await coroutine
+        finally:
+            if key is not None and turns is not None:
+                turns.updates -= 1
+                if not turns.updates:
+                    del self._turns[key]
+            if inspect.iscoroutine(coroutine) and (
+                    inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED):
+                coroutine.close()  # cancelled (at shutdown) before its turn came
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release: PTB waits for the updates in flight before it shuts down."""
