@@ -42,7 +42,7 @@ async def test_disguised_numbers_never_reach_the_database(
         question = f"我的号码{typed}能查吗"
         await store.record(UNANSWERED, question=question)
         store.record_nowait(UNANSWERED, question=question)
-        AnalyticsFeedbackSink(store).record("none", None, 1, "private", question)
+        AnalyticsFeedbackSink(store).record(NONE_OF_THESE, None, 1, "private", question)
         await store.flush()
     finally:
         await store.close()
