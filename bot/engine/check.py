@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from .cues import CUE_NAMES, Offer, short_form
 from .knowledge import KnowledgeBase, KnowledgeError, build, faq_files, line_of, load_raw
 from .normalize import compact
 
@@ -275,6 +277,63 @@ def _check_synonyms(report: _Report, raw: dict[Path, Any]) -> None:
     _check_words(report, path, "synonyms", words)
 
 
+def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> None:
+    """cues.yaml: every cue list present, each pattern a valid regular expression, every route
+    naming known cues and an existing entry."""
+    path = report.root / "cues.yaml"
+    doc = raw.get(path)
+    if not isinstance(doc, dict):
+        report.add(path, 0, "cues", "-", "missing file or not a mapping")
+        return
+    for name in CUE_NAMES:
+        patterns = doc.get(name)
+        if not isinstance(patterns, list) or not patterns:
+            report.add(path, line_of(doc, name) or 1, "cues", name, "missing: a list of regular expressions")
+            continue
+        for pattern in patterns:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                report.add(path, line_of(doc, name), "cues", name, f"bad regular expression {pattern!r}: {exc}")
+    for route in _list(doc.get("routes")):
+        line = line_of(route) if isinstance(route, dict) else line_of(doc, "routes")
+        if not isinstance(route, dict):
+            report.add(path, line, "cues", "routes", "each route is a mapping {when, entry}")
+            continue
+        unknown = [w for w in _list(route.get("when")) if w not in CUE_NAMES]
+        if not _list(route.get("when")) or unknown:
+            report.add(path, line, "cues", "routes", f"`when` must list known cues, not {unknown or 'nothing'}")
+        if str(route.get("entry")) not in kb.entries:
+            report.add(path, line, "cues", "routes", f"unknown entry '{route.get('entry')}'")
+
+
+def _check_smalltalk(report: _Report, raw: dict[Path, Any]) -> None:
+    """smalltalk.yaml: intents with an id, examples and a reply; a known offer; no example twice."""
+    path = report.root / "smalltalk.yaml"
+    doc = raw.get(path)
+    if not isinstance(doc, dict):
+        report.add(path, 0, "smalltalk", "-", "missing file or not a mapping")
+        return
+    seen: dict[str, str] = {}
+    for item in _list(doc.get("intents")):
+        if not isinstance(item, dict) or not item.get("id"):
+            report.add(path, line_of(doc, "intents"), "smalltalk", "intents", "each intent needs an id")
+            continue
+        iid, line = str(item["id"]), line_of(item)
+        if not str(item.get("reply") or "").strip():
+            report.add(path, line, iid, "reply", "missing")
+        if item.get("offer") and str(item["offer"]) not in Offer._value2member_map_:
+            report.add(path, line, iid, "offer", f"unknown offer '{item['offer']}' (topics or bind)")
+        for example in _list(item.get("examples")):
+            key = short_form(str(example))
+            if key in seen and seen[key] != iid:
+                report.add(path, line, iid, "examples", f"'{example}' is also an example of {seen[key]}")
+            seen[key] = iid
+    if len(_list(doc.get("unrelated"))) < 10:
+        report.add(path, line_of(doc, "unrelated") or 1, "smalltalk", "unrelated",
+                   "list at least 10 unrelated questions: they teach the classifier what is not ours")
+
+
 def validate(root: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Load and check a knowledge folder; returns the base (None if unloadable) and the problems."""
     report = _Report(root)
@@ -296,6 +355,8 @@ def validate(root: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | 
     _check_regions(report, raw)
     _check_relatives(report, raw)
     _check_synonyms(report, raw)
+    _check_cues(report, raw, kb)
+    _check_smalltalk(report, raw)
     from .dialogue import check_flows  # local import: flows depend on the loaded entries
 
     for path, line, where, fld, msg in check_flows(kb):

@@ -114,3 +114,30 @@ def test_wrongly_typed_values_are_reported_not_crashed_on(
     _edit(kb_copy / file, old, new)
     messages = "\n".join(_messages(kb_copy))
     assert expected in messages
+
+
+def test_cue_lists_must_be_valid_and_routes_must_lead_somewhere(kb_copy: Path) -> None:
+    cues = kb_copy / "cues.yaml"
+    _edit(cues, "  - 去世|过世", "  - 去世|(过世")
+    _edit(cues, "    entry: card-lend", "    entry: card-borrow")
+    _edit(cues, "  - when: [lend]", "  - when: [lend, lending]")
+    messages = _messages(kb_copy)
+    assert any("cues.yaml:" in m and "deceased" in m and "bad regular expression" in m for m in messages)
+    assert any("unknown entry 'card-borrow'" in m for m in messages)
+    assert any("['lending']" in m for m in messages)
+
+
+def test_a_missing_cue_list_is_named(kb_copy: Path) -> None:
+    cues = kb_copy / "cues.yaml"
+    text = cues.read_text(encoding="utf-8")
+    cues.write_text(text.replace("\nhow:\n", "\nhow_to:\n"), encoding="utf-8")
+    assert any("[cues] how: missing" in m for m in _messages(kb_copy))
+
+
+def test_small_talk_needs_replies_known_offers_and_distinct_examples(kb_copy: Path) -> None:
+    talk = kb_copy / "smalltalk.yaml"
+    _edit(talk, "    offer: bind", "    offer: dialogue")
+    _edit(talk, "examples: [你叫什么,", "examples: [谢谢, 你叫什么,")
+    messages = _messages(kb_copy)
+    assert any("[bind] offer: unknown offer 'dialogue'" in m for m in messages)
+    assert any("'谢谢' is also an example of thanks" in m for m in messages)
