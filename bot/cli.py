@@ -8,17 +8,21 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .engine import Dialogues, Engine, KnowledgeError, Reply, Session
-from .engine.check import errors, validate
-from .engine.knowledge import DEFAULT_DIR
+from .engine.knowledge import DEFAULT_DIR, KnowledgeError
 from .engine.normalize import compact
+from .engine.reply import Reply
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 
 def _engine(args: argparse.Namespace) -> Engine:
+    from .engine.cache import load_engine  # the engine's modules load with it, when needed
+
     try:
-        return Engine.from_folder(args.knowledge)
+        return load_engine(args.knowledge)
     except KnowledgeError as exc:
         print(f"错误:{exc}", file=sys.stderr)
         raise SystemExit(1) from exc
@@ -39,6 +43,8 @@ def render(reply: Reply, numbered_from: int = 1) -> str:
 
 def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """A conversation in the terminal with the same answers and dialogues as the bot."""
+    from .engine import Dialogues, Session
+
     engine = _engine(args)
     session = Session(engine, Dialogues(engine))
     interactive = stdin.isatty() and stdout.isatty()
@@ -115,6 +121,8 @@ def cmd_match(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextI
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate a knowledge folder; exit 1 when it has errors."""
+    from .engine.check import errors, validate
+
     root = Path(args.dir or args.knowledge or DEFAULT_DIR)
     kb, problems = validate(root)
     for problem in problems:

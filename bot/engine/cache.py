@@ -1,0 +1,180 @@
+"""A disk cache of built engines: a knowledge folder's engine is loaded, not rebuilt, while neither
+the folder nor the code has changed since it was built.
+
+The key hashes the knowledge files (names and bytes) and the folder's path, every source file of
+the bot package (any code change is a new key, so the cache needs to know nothing of what an
+engine holds: it pickles the whole Engine), the Python version, the installed libraries whose
+objects an engine may hold, and the engine's arguments. An engine is stored only after its base
+passed the check, so a hit skips the check: of the check's date tests, a review date in the past
+is only a warning, and an as_of in the future can only become valid with time.
+
+Where: BOT_CACHE_DIR, else BOT_DATA_DIR/cache, else ~/.cache/shebao-bot (or XDG_CACHE_HOME). The
+folder must be writable by the bot's user only: a pickle is code. A cache file that cannot be read
+or unpickled is logged, removed and rebuilt. One file per knowledge folder is kept, and at most
+MAX_FILES in all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import multiprocessing
+import os
+import pickle
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+
+from .engine import Engine
+from .knowledge import DEFAULT_DIR, content_digest, source_files
+from .matcher import Thresholds
+
+logger = logging.getLogger(__name__)
+
+CACHE_ENV, DATA_ENV = "BOT_CACHE_DIR", "BOT_DATA_DIR"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the bot package
+# Libraries whose objects a built engine holds (or may hold): a new version is a new key.
+LIBRARIES = ("rjieba", "jieba", "pypinyin", "opencc", "rapidfuzz", "yaml", "sklearn", "numpy", "scipy")
+MAX_FILES = 8
+WORKER_NICE = 10  # a reload's build yields the CPU to the chats being answered
+
+
+def cache_dir() -> Path:
+    """Where built engines are kept (see the module's docstring)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    data = os.environ.get(DATA_ENV)
+    if data:
+        return Path(data) / "cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "shebao-bot"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the code that builds engines, taken once per process: the code in memory."""
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.suffix in (".py", ".txt") and "__pycache__" not in path.parts and path.is_file():
+            digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    for name in LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        # The module's file and its modification time change when the library is reinstalled.
+        stamp = f"{origin}:{os.stat(origin).st_mtime_ns}" if origin and os.path.exists(origin) else "-"
+        digest.update(f"{name}={stamp};".encode())
+    return digest.hexdigest()
+
+
+def cache_file(root: Path, thresholds: Thresholds | None = None, directory: Path | None = None) -> Path:
+    """The cache file for this folder's current content and this code (reads every file's bytes)."""
+    folder = str(root.resolve())
+    key = hashlib.sha256()
+    for part in (code_version(), folder, content_digest(source_files(root)), repr(thresholds)):
+        key.update(part.encode())
+        key.update(b"\0")
+    tag = hashlib.sha256(folder.encode()).hexdigest()[:12]
+    return (directory or cache_dir()) / f"engine-{tag}-{key.hexdigest()[:32]}.pickle"
+
+
+def load_engine(
+    root: Path | str | None = None, thresholds: Thresholds | None = None, *,
+    directory: Path | None = None, worker: bool = False,
+) -> Engine:
+    """The engine of a knowledge folder: from the cache when it holds this content built by this
+    code, else built (Engine.from_folder: raises KnowledgeError for a base that fails the check)
+    and stored. With `worker`, a build runs in a separate process (a running bot's reload: the
+    build then holds none of this process's CPU time or lock, only the loading of its result)."""
+    path = Path(root) if root else DEFAULT_DIR
+    try:
+        target = cache_file(path, thresholds, directory)
+    except OSError:  # not a folder, an unreadable file: the check reports it
+        return Engine.from_folder(path, thresholds)
+    engine = _read(target)
+    if engine is not None:
+        logger.debug("engine loaded from the cache %s", target)
+        return engine
+    if worker:
+        data = _build_in_worker(path, thresholds)
+        engine = pickle.loads(data)  # noqa: S301 - our own worker's output
+    else:
+        engine = Engine.from_folder(path, thresholds)
+        data = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        unchanged = cache_file(path, thresholds, directory) == target
+    except OSError:
+        unchanged = False
+    if unchanged:  # a file edited during the build: the next start builds again
+        _write(target, data)
+    return engine
+
+
+def _read(target: Path) -> Engine | None:
+    """The cached engine, or None when there is none or it is unusable (then removed)."""
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        logger.warning("engine cache %s cannot be read (%s): rebuilding", target, exc)
+        return None
+    try:
+        engine = pickle.loads(data)  # noqa: S301 - our own cache folder, see the module docstring
+        if not isinstance(engine, Engine):
+            raise TypeError(f"holds a {type(engine).__name__}, not an Engine")
+    except Exception as exc:  # noqa: BLE001 - a corrupt pickle raises anything at all
+        logger.warning("engine cache %s is unusable (%s: %s): rebuilding", target,
+                       type(exc).__name__, exc)
+        target.unlink(missing_ok=True)
+        return None
+    return engine
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Store atomically (a reader never sees half a file); drop older files of the same folder."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        same_folder = target.name.rsplit("-", 1)[0] + "-"
+        kept = sorted(target.parent.glob("engine-*.pickle"), key=_mtime, reverse=True)
+        for number, old in enumerate(kept):
+            if old != target and (old.name.startswith(same_folder) or number >= MAX_FILES):
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("engine cache %s not written (%s); the next start builds again", target, exc)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _lower_priority() -> None:
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICE)
+
+
+def _build_pickled(root: str, thresholds: Thresholds | None) -> bytes:
+    """In the worker: build (and check) the engine, returned pickled."""
+    engine = Engine.from_folder(Path(root), thresholds)
+    return pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _build_in_worker(root: Path, thresholds: Thresholds | None) -> bytes:
+    context = multiprocessing.get_context("spawn")  # a clean process: no copy of this one's threads
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_lower_priority) as pool:
+        return pool.submit(_build_pickled, str(root), thresholds).result()
