@@ -1,7 +1,8 @@
 """A disk cache of built engines: a knowledge folder's engine is loaded, not rebuilt, while neither
 the folder nor the code has changed since it was built.
 
-The key hashes the knowledge files (names and bytes) and the folder's path, every source file of
+The key hashes every file of the knowledge folder (paths and bytes: whatever the loader reads) and
+the folder's path, every source file of
 the bot package (any code change is a new key, so the cache needs to know nothing of what an
 engine holds: it pickles the whole Engine), the Python version, the installed libraries whose
 objects an engine may hold, and the engine's arguments. An engine is stored only after its base
@@ -27,10 +28,10 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .engine import Engine
-from .knowledge import DEFAULT_DIR, content_digest, source_files
-from .matcher import Thresholds
+from .knowledge import DEFAULT_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,28 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def cache_file(root: Path, thresholds: Thresholds | None = None, directory: Path | None = None) -> Path:
-    """The cache file for this folder's current content and this code (reads every file's bytes)."""
+def folder_digest(root: Path) -> str:
+    """A hash of every file under the knowledge folder (relative paths and bytes; hidden files,
+    such as an editor's swap files, are left out), without parsing any."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def cache_file(root: Path, *args: Any, directory: Path | None = None, **kwargs: Any) -> Path:
+    """The cache file for this folder's current content, this code and these arguments of
+    Engine.from_folder (their repr is part of the key)."""
+    if not root.is_dir():
+        raise NotADirectoryError(root)
     folder = str(root.resolve())
     key = hashlib.sha256()
-    for part in (code_version(), folder, content_digest(source_files(root)), repr(thresholds)):
+    for part in (code_version(), folder, folder_digest(root), repr((args, sorted(kwargs.items())))):
         key.update(part.encode())
         key.update(b"\0")
     tag = hashlib.sha256(folder.encode()).hexdigest()[:12]
@@ -83,30 +101,31 @@ def cache_file(root: Path, thresholds: Thresholds | None = None, directory: Path
 
 
 def load_engine(
-    root: Path | str | None = None, thresholds: Thresholds | None = None, *,
-    directory: Path | None = None, worker: bool = False,
+    root: Path | str | None = None, *args: Any, directory: Path | None = None,
+    worker: bool = False, **kwargs: Any,
 ) -> Engine:
     """The engine of a knowledge folder: from the cache when it holds this content built by this
-    code, else built (Engine.from_folder: raises KnowledgeError for a base that fails the check)
-    and stored. With `worker`, a build runs in a separate process (a running bot's reload: the
-    build then holds none of this process's CPU time or lock, only the loading of its result)."""
+    code, else Engine.from_folder(root, *args, **kwargs) (which raises KnowledgeError for a base
+    that fails the check), stored. With `worker`, a build runs in a separate process (a running
+    bot's reload: the build then takes none of this process's time, only the loading of its
+    result)."""
     path = Path(root) if root else DEFAULT_DIR
     try:
-        target = cache_file(path, thresholds, directory)
-    except OSError:  # not a folder, an unreadable file: the check reports it
-        return Engine.from_folder(path, thresholds)
+        target = cache_file(path, *args, directory=directory, **kwargs)
+    except OSError:  # not a folder, an unreadable file: the check says what is wrong
+        return Engine.from_folder(path, *args, **kwargs)
     engine = _read(target)
     if engine is not None:
         logger.debug("engine loaded from the cache %s", target)
         return engine
     if worker:
-        data = _build_in_worker(path, thresholds)
+        data = _build_in_worker(path, args, kwargs)
         engine = pickle.loads(data)  # noqa: S301 - our own worker's output
     else:
-        engine = Engine.from_folder(path, thresholds)
+        engine = Engine.from_folder(path, *args, **kwargs)
         data = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        unchanged = cache_file(path, thresholds, directory) == target
+        unchanged = cache_file(path, *args, directory=directory, **kwargs) == target
     except OSError:
         unchanged = False
     if unchanged:  # a file edited during the build: the next start builds again
@@ -117,14 +136,15 @@ def load_engine(
 def _read(target: Path) -> Engine | None:
     """The cached engine, or None when there is none or it is unusable (then removed)."""
     try:
-        data = target.read_bytes()
+        stream = target.open("rb")
     except FileNotFoundError:
         return None
     except OSError as exc:
         logger.warning("engine cache %s cannot be read (%s): rebuilding", target, exc)
         return None
     try:
-        engine = pickle.loads(data)  # noqa: S301 - our own cache folder, see the module docstring
+        with stream:  # read as it is unpickled: the file's bytes are never all in memory
+            engine = pickle.load(stream)  # noqa: S301 - our own cache folder, see the docstring
         if not isinstance(engine, Engine):
             raise TypeError(f"holds a {type(engine).__name__}, not an Engine")
     except Exception as exc:  # noqa: BLE001 - a corrupt pickle raises anything at all
@@ -168,13 +188,13 @@ def _lower_priority() -> None:
         os.nice(WORKER_NICE)
 
 
-def _build_pickled(root: str, thresholds: Thresholds | None) -> bytes:
+def _build_pickled(root: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     """In the worker: build (and check) the engine, returned pickled."""
-    engine = Engine.from_folder(Path(root), thresholds)
+    engine = Engine.from_folder(Path(root), *args, **kwargs)
     return pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _build_in_worker(root: Path, thresholds: Thresholds | None) -> bytes:
+def _build_in_worker(root: Path, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     context = multiprocessing.get_context("spawn")  # a clean process: no copy of this one's threads
     with ProcessPoolExecutor(1, mp_context=context, initializer=_lower_priority) as pool:
-        return pool.submit(_build_pickled, str(root), thresholds).result()
+        return pool.submit(_build_pickled, str(root), args, kwargs).result()

@@ -168,34 +168,24 @@ def faq_files(root: Path) -> list[Path]:
     return sorted((root / "faq").glob("*.yaml"))
 
 
-def source_files(root: Path) -> list[Path]:
-    """Every YAML file the knowledge folder is loaded from."""
+def load_raw(root: Path) -> dict[Path, Any]:
+    """Every YAML file of the knowledge folder, parsed (raises on the first syntax error)."""
     paths = [*faq_files(root)]
     for name in ("regions.yaml", "relatives.yaml", "synonyms.yaml", "out_of_scope.yaml"):
         if (root / name).exists():
             paths.append(root / name)
     paths.extend(sorted((root / "flows").glob("*.yaml")))
-    return paths
-
-
-def content_digest(paths: list[Path]) -> str:
-    """A hash of the files' names and bytes (the knowledge base's version), without parsing them."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def load_raw(root: Path) -> dict[Path, Any]:
-    """Every YAML file of the knowledge folder, parsed (raises on the first syntax error)."""
-    return {path: load_yaml(path) for path in source_files(root)}
+    return {path: load_yaml(path) for path in paths}
 
 
 def build(root: Path, raw: dict[Path, Any]) -> KnowledgeBase:
     """Turn parsed YAML into a KnowledgeBase, skipping what is malformed (check reports it)."""
     kb = KnowledgeBase(root=root)
-    kb.digest = content_digest(list(raw))
+    digest = hashlib.sha256()
+    for path in sorted(raw):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    kb.digest = digest.hexdigest()
     for path in faq_files(root):
         doc = raw.get(path)
         if not isinstance(doc, dict):

@@ -30,6 +30,7 @@ from telegram.ext import (
 
 from ..analytics import Analytics, AnalyticsFeedbackSink
 from ..engine import Engine, KnowledgeError
+from ..engine.cache import load_engine
 from ..engine.sensitive import install_log_redaction
 from ..settings import Settings, SettingsError
 from . import groups, texts
@@ -187,7 +188,7 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         return EXIT_BAD_SETTINGS
     configure_logging(settings.log_level)
     try:
-        engine = Engine.from_folder(knowledge_dir)
+        engine = load_engine(knowledge_dir)  # from the cache when built before
     except KnowledgeError as exc:
         print(texts.KNOWLEDGE_INVALID.format(problems=exc), file=sys.stderr)
         return EXIT_BAD_KNOWLEDGE

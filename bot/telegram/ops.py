@@ -37,6 +37,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from ..analytics import Analytics
 from ..engine import Dialogues, Engine, Reply
+from ..engine.cache import load_engine
 from ..settings import Settings
 from . import texts
 from .health import ERROR, HANDLED, Health
@@ -385,8 +386,9 @@ class Ops:
         async with self._reload_lock:
             old = self.ref.engine
             try:
-                engine = await asyncio.to_thread(Engine.from_folder, self.root,
-                                                 old.matcher.thresholds)
+                # Built in a worker process (or loaded from the cache): chats keep being answered.
+                engine = await asyncio.to_thread(load_engine, self.root, old.matcher.thresholds,
+                                                 worker=True)
             except Exception as exc:  # noqa: BLE001 - KnowledgeError, or anything else: refused
                 problems = str(exc) or type(exc).__name__
                 logger.error("knowledge base reload refused; still serving %s. %s",
