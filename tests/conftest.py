@@ -68,9 +68,11 @@ async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
         await asyncio.wait_for(fake.stop(), FAKE_STOP_TIMEOUT)
 
 
-# Tests that start processes, wait on real time or run whole bursts: `pytest -m "not slow"` leaves
-# them out for a quick run while editing (the whole suite, CI's run, keeps them). Marked here, by
+# Tests that drive the bot through the fake Bot API (each starts a server and the bot, and waits
+# for polls and quiet periods), start processes or wait on real time: `pytest -m "not slow"` leaves
+# them out for a quick run while editing; the whole suite (CI) keeps them. Marked here, by fixture,
 # module or test name, so that the test files need no edit.
+SLOW_FIXTURES = ("api",)
 SLOW = {
     "tests/telegram/test_tg_process.py": "starts and signals the bot as a process",
     "tests/telegram/test_tg_run.py": "runs `python -m bot run` as a process",
@@ -88,9 +90,12 @@ SLOW = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests listed in SLOW (a key is a module, or a module and a test name's start)."""
+    """Mark as slow the tests using a SLOW_FIXTURES fixture and those listed in SLOW (a key is a
+    module, or a module and the start of a test's name)."""
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         name = item.nodeid.split("[", 1)[0]
-        if path in SLOW or any(name.startswith(key) for key in SLOW if "::" in key):
+        fixtures = getattr(item, "fixturenames", ())
+        if (any(f in fixtures for f in SLOW_FIXTURES) or path in SLOW
+                or any(name.startswith(key) for key in SLOW if "::" in key)):
             item.add_marker(pytest.mark.slow)

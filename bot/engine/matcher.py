@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +124,8 @@ class Matcher:
             self._docs.append(_Doc(key, text, weights, sum(weights.values())))
             for feat in weights:
                 self._postings[feat].append(idx)
+        # Compact int arrays: a tenth of the memory of lists of ints, and pickled as bytes.
+        self._postings = {f: array("i", p) for f, p in self._postings.items()}  # type: ignore[misc]
         self._scratch = [0.0] * len(self._docs)
 
     def _weight(self, feat: str) -> float:
