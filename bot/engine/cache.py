@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib.util
+import io
 import logging
 import multiprocessing
 import os
@@ -31,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .engine import Engine
 from .knowledge import DEFAULT_DIR
@@ -43,6 +44,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the bot package
 # Libraries whose objects a built engine holds (or may hold): a new version is a new key.
 LIBRARIES = ("rjieba", "jieba", "pypinyin", "opencc", "rapidfuzz", "yaml", "sklearn", "numpy", "scipy")
 MAX_FILES = 8
+FREEZE_BYTES = 16 * 2**20  # an engine this large (pickled) is frozen out of the cyclic GC's sight
 WORKER_NICE = 10  # a reload's build yields the CPU to the chats being answered
 
 
@@ -123,7 +125,7 @@ def load_engine(
         return engine
     if worker:
         data = _build_in_worker(path, args, kwargs)
-        engine = pickle.loads(data)  # noqa: S301 - our own worker's output
+        engine = _unpickle(io.BytesIO(data))
     else:
         engine = Engine.from_folder(path, *args, **kwargs)
         data = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
@@ -146,8 +148,8 @@ def _read(target: Path) -> Engine | None:
         logger.warning("engine cache %s cannot be read (%s): rebuilding", target, exc)
         return None
     try:
-        with stream, _no_cyclic_gc():  # read as unpickled: the bytes are never all in memory
-            engine = pickle.load(stream)  # noqa: S301 - our own cache folder, see the docstring
+        with stream:  # read as unpickled: the bytes are never all in memory
+            engine = _unpickle(stream)
         if not isinstance(engine, Engine):
             raise TypeError(f"holds a {type(engine).__name__}, not an Engine")
     except Exception as exc:  # noqa: BLE001 - a corrupt pickle raises anything at all
@@ -155,6 +157,35 @@ def _read(target: Path) -> Engine | None:
                        type(exc).__name__, exc)
         target.unlink(missing_ok=True)
         return None
+    return engine
+
+
+class _Yielding:
+    """A stream read through Python-level calls. The C unpickler asks for one frame (64 KB) at a
+    time; each call is a point where this thread lets others take the GIL, so that a reload
+    loading a large engine in a thread does not hold up the event loop for the whole load."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        return self._stream.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
+
+    def readline(self) -> bytes:
+        return self._stream.readline()
+
+
+def _unpickle(stream: IO[bytes]) -> Any:
+    with _no_cyclic_gc():
+        engine = pickle.load(_Yielding(stream))  # noqa: S301 - our own cache or worker, see above
+        if stream.tell() >= FREEZE_BYTES:
+            # Left young, a large engine's millions of objects would be walked by the collector's
+            # next passes, each holding the GIL for a third of a second. Frozen, they never are;
+            # an engine holds no reference cycles, so a replaced one is still freed.
+            gc.freeze()
     return engine
 
 
