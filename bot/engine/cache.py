@@ -27,6 +27,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the bot package
 # Libraries whose objects a built engine holds (or may hold): a new version is a new key.
 LIBRARIES = ("rjieba", "jieba", "pypinyin", "opencc", "rapidfuzz", "yaml", "sklearn", "numpy", "scipy")
 MAX_FILES = 8
+STALE_TMP_S = 3600  # a half-written file this old is left over, not being written
 FREEZE_BYTES = 16 * 2**20  # an engine this large (pickled) is frozen out of the cyclic GC's sight
 WORKER_NICE = 10  # a reload's build yields the CPU to the chats being answered
 
@@ -219,6 +221,9 @@ def _write(target: Path, data: bytes) -> None:
         for number, old in enumerate(kept):
             if old != target and (old.name.startswith(same_folder) or number >= MAX_FILES):
                 old.unlink(missing_ok=True)
+        for left in target.parent.glob(".tmp-*"):  # of a process killed while writing
+            if time.time() - _mtime(left) > STALE_TMP_S:
+                left.unlink(missing_ok=True)
     except OSError as exc:
         logger.warning("engine cache %s not written (%s); the next start builds again", target, exc)
 

@@ -4,9 +4,11 @@ a corrupt or unreadable cache is logged and rebuilt; a base that fails the check
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,11 @@ def test_a_stored_engine_is_loaded_not_rebuilt(kb_copy: Path, store: Path,
 
 def test_an_edited_knowledge_file_is_a_new_key(kb_copy: Path, store: Path) -> None:
     first = cache.load_engine(kb_copy, directory=store)
+    stale, fresh = store / ".tmp-left-by-a-killed-process", store / ".tmp-being-written"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    old = time.time() - cache.STALE_TMP_S - 60
+    os.utime(stale, (old, old))
     card = kb_copy / "faq" / "card.yaml"
     text = card.read_text(encoding="utf-8")
     entry = first.kb.entries["card-uses"]
@@ -56,8 +63,9 @@ def test_an_edited_knowledge_file_is_a_new_key(kb_copy: Path, store: Path) -> No
     card.write_text(text.replace(entry.answer.splitlines()[0], "改过的答案第一行"), encoding="utf-8")
     second = cache.load_engine(kb_copy, directory=store)
     assert second.kb.entries["card-uses"].answer.startswith("改过的答案第一行")
-    # One file per knowledge folder: the stale one is gone.
+    # One file per knowledge folder: the stale one is gone, and so is an old half-written one.
     assert len(_stored(store)) == 1
+    assert not stale.exists() and fresh.exists()
 
 
 def test_other_code_or_arguments_are_other_keys(kb_copy: Path, store: Path,
