@@ -96,17 +96,17 @@ def _general_dictionary() -> Path:
     return Path(spec.origin).with_name("dict.txt")
 
 
+# A line of dict.txt whose frequency is at least REAL_WORD_FREQ (50): one regex pass over the file
+# is twice as fast as splitting its 350,000 lines.
+_FREQUENT_LINE = re.compile(r"^(\S+) ([5-9]\d|[1-9]\d{2,}) ", re.M)
+
+
 @lru_cache(maxsize=1)
 def general_words() -> dict[str, int]:
     """The words of jieba's general dictionary used at least REAL_WORD_FREQ times, with their
     frequency (the rest count as 0: the lexicon only asks "≥ REAL_WORD_FREQ?" and "≥ EVERYDAY_FREQ?")."""
-    words: dict[str, int] = {}
-    with _general_dictionary().open(encoding="utf-8") as lines:
-        for line in lines:
-            word, freq, _ = line.split(" ", 2)
-            if len(freq) >= 2 and int(freq) >= REAL_WORD_FREQ:
-                words[word] = int(freq)
-    return words
+    text = _general_dictionary().read_text(encoding="utf-8")  # "word freq tag" lines
+    return {word: int(freq) for word, freq in _FREQUENT_LINE.findall(text)}
 
 
 # sound() of every character met so far, in this process; a pickled lexicon carries it, so a
@@ -223,24 +223,26 @@ class Lexicon:
         """Replace windows that sound like a domain word but are spelt differently (设保卡→社保卡)."""
         if not self._by_sound:
             return text
-        keys = [sound(c) for c in text]
+        keys = [_SOUNDS.get(c) or sound(c) for c in text]
         # Characters of protected words (places, relatives) are never rewritten: 宝鸡能 must not
         # become 宝技能.
         kept = [False] * len(text)
         if self._protected_re is not None:
             for m in self._protected_re.finditer(text):
                 kept[m.start():m.end()] = [True] * (m.end() - m.start())
+        by_sound, lengths_by_start = self._by_sound, self._lengths_by_start
         out: list[str] = []
         i = 0
         n = len(text)
         while i < n:
             replaced = False
-            for length in self._lengths_by_start.get(keys[i], ()):
-                if i + length > n or any(kept[i:i + length]):
+            for length in lengths_by_start.get(keys[i], ()):
+                # The sound lookup first: it rules out almost every window.
+                word = by_sound.get(tuple(keys[i:i + length])) if i + length <= n else None
+                if word is None or any(kept[i:i + length]):
                     continue
                 window = text[i:i + length]
-                word = self._by_sound.get(tuple(keys[i:i + length]))
-                if word is None or word == window or window in self.domain_words or window in INTENT_OF:
+                if word == window or window in self.domain_words or window in INTENT_OF:
                     continue
                 if window in self.protected or any(
                     a != b and a in FUNCTION_CHARS for a, b in zip(window, word, strict=True)

@@ -176,3 +176,17 @@ def test_the_command_line_imports_no_more_than_it_needs() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_frequent_words_are_those_of_the_dictionary_at_or_above_the_threshold() -> None:
+    """general_words() reads dict.txt with a regex tuned to REAL_WORD_FREQ: it must agree with a
+    plain reading of the file."""
+    from bot.engine import lexicon
+
+    plain = {}
+    with lexicon._general_dictionary().open(encoding="utf-8") as lines:
+        for line in lines:
+            word, freq, _ = line.split(" ", 2)
+            if int(freq) >= lexicon.REAL_WORD_FREQ:
+                plain[word] = int(freq)
+    assert lexicon.general_words() == plain
