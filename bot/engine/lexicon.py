@@ -71,7 +71,7 @@ ADDED_WORD_FREQ = 20000  # a high frequency makes jieba keep domain terms whole 
 # one (cutting only reads it): a reload of a base whose synonyms, places and relatives did not
 # change needs no new one (jieba-rs takes 0.15 s to build one, holding the GIL).
 _SEGMENTERS: dict[tuple[str, ...], rjieba.Jieba] = {}
-KEPT_SEGMENTERS = 2
+KEPT_SEGMENTERS = 1  # each holds the general dictionary: about 25 MB
 
 
 def _segmenter(words: tuple[str, ...]) -> rjieba.Jieba:

@@ -158,13 +158,16 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_a_pickled_lexicon_segments_alike_and_keeps_its_own_words() -> None:
     one = Lexicon({"医保个账": ["医保个人账户"]}, ["共济"], {"外婆": "@relative"})
-    other = Lexicon({}, [], {})
     copy = pickle.loads(pickle.dumps(one))  # noqa: S301 - our own bytes
+    other = Lexicon({}, [], {})
     for text in ("医保个人账户能给外婆用吗", "设保卡有啥用", "家庭共济怎么开通"):
         assert copy.analyse(copy.prepare(text)) == one.analyse(one.prepare(text)), text
     assert copy.boundaries("我外婆能共济吗") == one.boundaries("我外婆能共济吗")
-    # Words added for one lexicon are not words of another.
+    # Words added for one lexicon are not words of another; lexicons with the same words share
+    # one segmenter (a reload of a base whose vocabulary did not change builds none).
     assert copy.is_word("医保个账") and not other.is_word("医保个账")
+    assert other.boundaries("医保个账") != copy.boundaries("医保个账")
+    assert copy._seg is one._seg and other._seg is not one._seg
     assert copy.is_word("上海")  # a word of the general dictionary
 
 
