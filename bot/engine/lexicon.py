@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from sys import intern
-from typing import Any
-
-import rjieba
+from typing import TYPE_CHECKING, Any
 
 from .normalize import fold
+
+if TYPE_CHECKING:
+    from rjieba import Jieba
 
 _STOPWORDS_FILE = Path(__file__).with_name("stopwords.txt")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -61,25 +62,34 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
-# The segmenter rjieba builds on import, with jieba's general dictionary and no word added yet:
-# the first lexicon of a process takes it instead of loading the dictionary a second time.
-_PRISTINE: list[rjieba.Jieba] = [rjieba._DEFAULT_JIEBA]
 ADDED_WORD_FREQ = 20000  # a high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …)
-
-
 # Segmenters by the words added to them, the most recent last. Lexicons with the same words share
 # one (cutting only reads it): a reload of a base whose synonyms, places and relatives did not
 # change needs no new one (jieba-rs takes 0.15 s to build one, holding the GIL).
-_SEGMENTERS: dict[tuple[str, ...], rjieba.Jieba] = {}
+_SEGMENTERS: dict[tuple[str, ...], Jieba] = {}
 KEPT_SEGMENTERS = 1  # each holds the general dictionary: about 25 MB
+_default_taken = False
 
 
-def _segmenter(words: tuple[str, ...]) -> rjieba.Jieba:
+def _new_segmenter() -> Jieba:
+    """A segmenter with jieba's general dictionary and no word added. The one rjieba builds when
+    imported (0.15 s; commands without an engine never import it) serves the first lexicon of a
+    process, instead of loading the dictionary a second time."""
+    global _default_taken
+    import rjieba
+
+    if not _default_taken:
+        _default_taken = True
+        return rjieba._DEFAULT_JIEBA
+    return rjieba.Jieba()
+
+
+def _segmenter(words: tuple[str, ...]) -> Jieba:
     """A segmenter with exactly these words added: words added for one knowledge base must not
     leak into the next (a reloaded base, or the tests' scratch copies)."""
     seg = _SEGMENTERS.pop(words, None)
     if seg is None:
-        seg = _PRISTINE.pop() if _PRISTINE else rjieba.Jieba()
+        seg = _new_segmenter()
         for word in words:
             seg.add_word(word, ADDED_WORD_FREQ, None)
     _SEGMENTERS[words] = seg
@@ -307,6 +317,6 @@ class Lexicon:
         feats += [self.word_classes[t] for t in toks if t in self.word_classes]
         joined = "".join(t for t in toks if t not in INTENT_OF)
         feats += ["~" + joined[i:i + 2] for i in range(len(joined) - 1)]
-        # Interned: the matcher keeps these strings in many tables, and equal features that are
-        # one object take one place in memory and in a pickled engine (5× less of both).
+        # Interned: the matcher keeps these strings in many tables; equal features that are one
+        # object take one place in memory and in a pickled engine.
         return [intern(t) for t in toks], [intern(f) for f in feats]

@@ -173,8 +173,8 @@ def test_a_pickled_lexicon_segments_alike_and_keeps_its_own_words() -> None:
 
 def test_the_command_line_imports_no_more_than_it_needs() -> None:
     """`ask` and `match` start fast: the Telegram library, plotting, the pinyin and OpenCC
-    dictionaries and the Python jieba are not imported with the command line."""
-    heavy = ("telegram", "matplotlib", "pypinyin", "opencc", "jieba", "aiohttp")
+    dictionaries and the segmenters are not imported with the command line."""
+    heavy = ("telegram", "matplotlib", "pypinyin", "opencc", "jieba", "rjieba", "aiohttp")
     code = f"import sys, bot.cli; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True, timeout=60)
