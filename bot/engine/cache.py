@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -125,8 +126,14 @@ def load_engine(
     if engine is not None:
         logger.debug("engine loaded from the cache %s", target)
         return engine
+    data = None
     if worker:
-        data = _build_in_worker(path, args, kwargs)
+        try:
+            data = _build_in_worker(path, args, kwargs)
+        except (OSError, BrokenProcessPool) as exc:  # no processes here (no /dev/shm, limits…)
+            logger.warning("no worker process for the build (%s: %s): building in this one",
+                           type(exc).__name__, exc)
+    if data is not None:
         engine = _unpickle(io.BytesIO(data))
     else:
         engine = Engine.from_folder(path, *args, **kwargs)

@@ -141,6 +141,20 @@ def test_a_worker_reports_a_failing_check(kb_copy: Path, store: Path) -> None:
         cache.load_engine(kb_copy, directory=store, worker=True)
 
 
+def test_without_a_worker_process_the_build_runs_here(
+    kb_copy: Path, store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    def no_processes(*args: object) -> bytes:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(cache, "_build_in_worker", no_processes)
+    with caplog.at_level(logging.WARNING, logger=cache.__name__):
+        engine = cache.load_engine(kb_copy, directory=store, worker=True)
+    assert "building in this one" in caplog.text
+    assert engine.answer(QUESTION).entry_id == "card-uses"
+    assert len(_stored(store)) == 1
+
+
 def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "explicit"))
     monkeypatch.setenv(cache.DATA_ENV, str(tmp_path / "data"))
