@@ -9,17 +9,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .curation import add_kb_commands
-from .engine import Engine, KnowledgeError
-from .engine.check import errors, validate
-from .engine.knowledge import DEFAULT_DIR
+from .engine.knowledge import DEFAULT_DIR, KnowledgeError
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 
 def _engine(args: argparse.Namespace) -> Engine:
+    from .engine.cache import load_engine  # the engine's modules load with it, when needed
+
     try:
-        return Engine.from_folder(args.knowledge)
+        return load_engine(args.knowledge)
     except KnowledgeError as exc:
         print(f"错误:{exc}", file=sys.stderr)
         raise SystemExit(1) from exc
@@ -136,6 +138,8 @@ def cmd_explain(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     """Validate a knowledge folder; exit 1 when it has errors."""
+    from .engine.check import errors, validate
+
     root = Path(args.dir or args.knowledge or DEFAULT_DIR)
     kb, problems = validate(root)
     for problem in problems:
@@ -217,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = kb_sub.add_parser("check", parents=[common], help="validate the knowledge base")
     check.add_argument("dir", nargs="?", default=None)
     check.set_defaults(func=cmd_kb_check)
+    from .curation.commands import add_kb_commands
+
     add_kb_commands(kb_sub, common)  # suggest, accept, reject: bot/curation
     sub.add_parser("run", parents=[common], help="run the Telegram bot").set_defaults(func=cmd_run)
     report = sub.add_parser("report", parents=[common], help="curators' report: unanswered, 👎, did-you-mean choices")

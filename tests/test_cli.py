@@ -35,9 +35,9 @@ def test_ask_json_case_answer() -> None:
 
 @pytest.mark.slow
 def test_ask_plain_text_refusal() -> None:
-    out = _run("ask", "社保卡怎么激活")
+    out = _run("ask", "公积金怎么提取")
     assert out.returncode == 0
-    assert "12333" in out.stdout
+    assert "12333" in out.stdout or "12393" in out.stdout
 
 
 def test_match_jsonl_in_order(engine) -> None:  # noqa: ANN001 - fixture

@@ -1,19 +1,24 @@
-"""Domain vocabulary: jieba segmentation, synonym rewriting and pinyin-based typo repair."""
+"""Domain vocabulary: jieba segmentation, synonym rewriting and pinyin-based typo repair.
+
+Segmentation is jieba's algorithm and general dictionary as compiled into rjieba (jieba-rs): the
+same cuts as the Python jieba, without its 1.3 s dictionary load. The word frequencies that tell
+a real word from a typo are read from the Python jieba's dict.txt (the same dictionary) when a
+lexicon is built, and kept in it (a pickled lexicon needs neither)."""
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-
-import jieba
-from pypinyin import Style, lazy_pinyin
+from sys import intern
+from typing import TYPE_CHECKING, Any
 
 from .normalize import fold
 
-jieba.setLogLevel(logging.WARNING)
+if TYPE_CHECKING:
+    from rjieba import Jieba
 
 _STOPWORDS_FILE = Path(__file__).with_name("stopwords.txt")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -57,11 +62,81 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
-@lru_cache(maxsize=65536)
+ADDED_WORD_FREQ = 20000  # a high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …)
+# Segmenters by the words added to them, the most recent last. Lexicons with the same words share
+# one (cutting only reads it): a reload of a base whose synonyms, places and relatives did not
+# change needs no new one (jieba-rs takes 0.15 s to build one, holding the GIL).
+_SEGMENTERS: dict[tuple[str, ...], Jieba] = {}
+KEPT_SEGMENTERS = 1  # each holds the general dictionary: about 25 MB
+_default_taken = False
+
+
+def _new_segmenter() -> Jieba:
+    """A segmenter with jieba's general dictionary and no word added. The one rjieba builds when
+    imported (0.15 s; commands without an engine never import it) serves the first lexicon of a
+    process, instead of loading the dictionary a second time."""
+    global _default_taken
+    import rjieba
+
+    if not _default_taken:
+        _default_taken = True
+        return rjieba._DEFAULT_JIEBA
+    return rjieba.Jieba()
+
+
+def _segmenter(words: tuple[str, ...]) -> Jieba:
+    """A segmenter with exactly these words added: words added for one knowledge base must not
+    leak into the next (a reloaded base, or the tests' scratch copies)."""
+    seg = _SEGMENTERS.pop(words, None)
+    if seg is None:
+        seg = _new_segmenter()
+        for word in words:
+            seg.add_word(word, ADDED_WORD_FREQ, None)
+    _SEGMENTERS[words] = seg
+    while len(_SEGMENTERS) > KEPT_SEGMENTERS:
+        del _SEGMENTERS[next(iter(_SEGMENTERS))]
+    return seg
+
+
+def _general_dictionary() -> Path:
+    """jieba's dict.txt (found without importing jieba, whose import alone takes 0.1 s)."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("jieba is not installed: its dictionary gives the word frequencies")
+    return Path(spec.origin).with_name("dict.txt")
+
+
+# A line of dict.txt whose frequency is at least REAL_WORD_FREQ (50): one regex pass over the file
+# is twice as fast as splitting its 350,000 lines.
+_FREQUENT_LINE = re.compile(r"^(\S+) ([5-9]\d|[1-9]\d{2,}) ", re.M)
+
+
+@lru_cache(maxsize=1)
+def general_words() -> dict[str, int]:
+    """The words of jieba's general dictionary used at least REAL_WORD_FREQ times, with their
+    frequency (the rest count as 0: the lexicon only asks "≥ REAL_WORD_FREQ?" and "≥ EVERYDAY_FREQ?")."""
+    text = _general_dictionary().read_text(encoding="utf-8")  # "word freq tag" lines
+    return {word: int(freq) for word, freq in _FREQUENT_LINE.findall(text)}
+
+
+# sound() of every character met so far, in this process; a pickled lexicon carries it, so a
+# loaded one does not import pypinyin (0.2 s, with its phrase dictionary) for the usual questions.
+_SOUNDS: dict[str, str] = {}
+
+
 def sound(char: str) -> str:
     """A forgiving pinyin key for one character: toneless, zh/z ch/c sh/s and -ng/-n merged."""
+    key = _SOUNDS.get(char)
+    if key is None:
+        key = _SOUNDS[char] = _sound(char)
+    return key
+
+
+def _sound(char: str) -> str:
     if not _CJK.match(char):
         return char
+    from pypinyin import Style, lazy_pinyin  # only for a character not met before
+
     syllable = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
     if not syllable:
         return char
@@ -88,10 +163,6 @@ class Lexicon:
         "@relative") are kept whole by the segmenter, add their class as a feature so that any
         relative matches a question about another, and are never produced by typo repair,
         since a wrong one would flip a verdict."""
-        # A tokenizer of its own: words added for one knowledge base must not leak into the next
-        # (a reloaded base, or the tests' scratch copies).
-        self._jieba = jieba.Tokenizer()
-        self._jieba.initialize()
         self.word_classes = {fold(w): c for w, c in (word_classes or {}).items() if w}
         self.stopwords = load_stopwords()
         self._rewrites: dict[str, str] = {}
@@ -114,9 +185,10 @@ class Lexicon:
             if self.word_classes else None
         )
         self.domain_words = frozenset(w for w in words if len(w) >= 2) - self.protected
-        for word in sorted(self.domain_words | self.protected):
-            # A high frequency makes jieba keep domain terms whole (社保卡, 个人账户 …).
-            self._jieba.add_word(word, freq=20000)
+        self._added = tuple(sorted(self.domain_words | self.protected))
+        self._seg = _segmenter(self._added)
+        # The segmenter's words at or above REAL_WORD_FREQ (an added word counts ADDED_WORD_FREQ).
+        self._real_words = frozenset(general_words()) | frozenset(self._added)
         self._by_sound: dict[tuple[str, ...], str] = {}
         self._lengths_by_start: dict[str, list[int]] = {}
         for word in sorted(self.domain_words):
@@ -124,17 +196,31 @@ class Lexicon:
                 self._by_sound.setdefault(tuple(sound(c) for c in word), word)
         self.learn(self.domain_words)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the segmenter (a Rust object), which is rebuilt from its added words;
+        with the pinyin keys met so far."""
+        state = self.__dict__.copy()
+        del state["_seg"]
+        state["_sounds"] = dict(_SOUNDS)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for char, key in state.pop("_sounds", {}).items():
+            _SOUNDS.setdefault(char, key)
+        self.__dict__.update(state)
+        self._seg = _segmenter(self._added)
+
     def learn(self, texts: Iterable[str]) -> None:
         """Make the words of these texts (the knowledge base's questions) targets of typo repair."""
         for text in texts:
-            for word in self._jieba.lcut(self.rewrite_synonyms(fold(text)), HMM=False):
+            for word in self._seg.cut(self.rewrite_synonyms(fold(text)), hmm=False):
                 if (
                     len(word) >= 2
                     and _CJK.search(word)
                     and word not in self.stopwords
                     and word not in INTENT_OF
                     and word not in self.protected
-                    and (word in self.domain_words or self._jieba.FREQ.get(word, 0) < EVERYDAY_FREQ)
+                    and (word in self.domain_words or general_words().get(word, 0) < EVERYDAY_FREQ)
                 ):
                     self._by_sound.setdefault(tuple(sound(c) for c in word), word)
         starts: dict[str, set[int]] = {}
@@ -147,24 +233,26 @@ class Lexicon:
         """Replace windows that sound like a domain word but are spelt differently (设保卡→社保卡)."""
         if not self._by_sound:
             return text
-        keys = [sound(c) for c in text]
+        keys = [_SOUNDS.get(c) or sound(c) for c in text]
         # Characters of protected words (places, relatives) are never rewritten: 宝鸡能 must not
         # become 宝技能.
         kept = [False] * len(text)
         if self._protected_re is not None:
             for m in self._protected_re.finditer(text):
                 kept[m.start():m.end()] = [True] * (m.end() - m.start())
+        by_sound, lengths_by_start = self._by_sound, self._lengths_by_start
         out: list[str] = []
         i = 0
         n = len(text)
         while i < n:
             replaced = False
-            for length in self._lengths_by_start.get(keys[i], ()):
-                if i + length > n or any(kept[i:i + length]):
+            for length in lengths_by_start.get(keys[i], ()):
+                # The sound lookup first: it rules out almost every window.
+                word = by_sound.get(tuple(keys[i:i + length])) if i + length <= n else None
+                if word is None or any(kept[i:i + length]):
                     continue
                 window = text[i:i + length]
-                word = self._by_sound.get(tuple(keys[i:i + length]))
-                if word is None or word == window or window in self.domain_words or window in INTENT_OF:
+                if word == window or window in self.domain_words or window in INTENT_OF:
                     continue
                 if window in self.protected or any(
                     a != b and a in FUNCTION_CHARS for a, b in zip(window, word, strict=True)
@@ -173,7 +261,7 @@ class Lexicon:
                 same = sum(a == b for a, b in zip(window, word, strict=True))
                 if same * 2 < length or same == 0:
                     continue  # too many changed characters to be a slip of the IME
-                if self._jieba.FREQ.get(window, 0) >= REAL_WORD_FREQ:
+                if window in self._real_words:
                     continue  # a real word that merely sounds alike (共计 ≠ 共济)
                 out.append(word)
                 i += length
@@ -187,14 +275,14 @@ class Lexicon:
     def boundaries(self, text: str) -> set[int]:
         """The offsets where the segmenter cuts text into words (0 and len(text) included)."""
         cuts, offset = {0}, 0
-        for token in self._jieba.lcut(text, HMM=False):
+        for token in self._seg.cut(text, hmm=False):
             offset += len(token)
             cuts.add(offset)
         return cuts
 
     def is_word(self, text: str) -> bool:
         """Whether text is a word of the segmenter's dictionary (general or domain)."""
-        return int(self._jieba.FREQ.get(text, 0)) >= REAL_WORD_FREQ
+        return text in self._real_words
 
     def rewrite_synonyms(self, text: str) -> str:
         """Rewrite every known variant to its canonical word, longest variant first."""
@@ -217,7 +305,7 @@ class Lexicon:
         text = self.rewrite_synonyms(prepared)
         return [
             tok
-            for tok in self._jieba.lcut(text, HMM=False)
+            for tok in self._seg.cut(text, hmm=False)
             if _TOKEN_OK.search(tok) and tok.strip() and tok not in self.stopwords
         ]
 
@@ -235,4 +323,6 @@ class Lexicon:
         feats += [self.word_classes[t] for t in toks if t in self.word_classes]
         joined = "".join(t for t in toks if t not in INTENT_OF)
         feats += ["~" + joined[i:i + 2] for i in range(len(joined) - 1)]
-        return toks, feats
+        # Interned: the matcher keeps these strings in many tables; equal features that are one
+        # object take one place in memory and in a pickled engine.
+        return [intern(t) for t in toks], [intern(f) for f in feats]

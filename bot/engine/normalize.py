@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-
-import opencc
-
-_converter = opencc.OpenCC("t2s")
+from typing import Any
 
 # Everything that is not a CJK ideograph, a Latin letter or a digit becomes a space.
 _NOISE = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -19,10 +16,17 @@ _CLAUSE_END = r"(?=[啊呀呢嘛哇吧啦]?(?:[\s,.!?;:~、，。！？；：…
 _TAG_QUESTION = re.compile(r"(?<=[\u4e00-\u9fff])(?:不|没有|没)" + _CLAUSE_END)
 
 
+@lru_cache(maxsize=1)
+def _converter() -> Any:
+    import opencc  # on first use: most commands never fold text
+
+    return opencc.OpenCC("t2s")
+
+
 @lru_cache(maxsize=4096)
 def to_simplified(text: str) -> str:
     """Convert Traditional characters to Simplified (OpenCC t2s); leaves Simplified unchanged."""
-    return str(_converter.convert(text))
+    return str(_converter().convert(text))
 
 
 def fold(text: str) -> str:

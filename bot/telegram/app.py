@@ -41,6 +41,7 @@ from ..engine.actions import (
     Vote,
     parse,
 )
+from ..engine.cache import load_engine
 from ..engine.sensitive import install_log_redaction
 from ..settings import Settings, SettingsError
 from . import groups, texts
@@ -185,7 +186,7 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         return EXIT_BAD_SETTINGS
     configure_logging(settings.log_level, settings.secrets)
     try:
-        engine = Engine.from_folder(knowledge_dir)
+        engine = load_engine(knowledge_dir)  # from the cache when built before
     except KnowledgeError as exc:
         print(texts.KNOWLEDGE_INVALID.format(problems=exc), file=sys.stderr)
         return EXIT_BAD_KNOWLEDGE

@@ -26,7 +26,8 @@ from telegram.ext import Application
 
 from ..analytics import Analytics
 from ..conversation import EngineRef
-from ..engine import Engine, Reply, ReplyKind
+from ..engine import Reply, ReplyKind
+from ..engine.cache import load_engine
 from ..settings import Settings
 from . import texts
 from .health import ERROR, Health
@@ -104,8 +105,9 @@ class Ops:
         async with self._reload_lock:
             old = self.ref.engine
             try:
-                engine = await asyncio.to_thread(Engine.from_folder, self.root,
-                                                 old.matcher.policy)
+                # Built in a worker process (or loaded from the cache): chats keep being answered.
+                engine = await asyncio.to_thread(load_engine, self.root, old.matcher.policy,
+                                                 worker=True)
             except Exception as exc:  # noqa: BLE001 - KnowledgeError, or anything else: refused
                 problems = str(exc) or type(exc).__name__
                 logger.error("knowledge base reload refused; still serving %s. %s",
