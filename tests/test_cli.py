@@ -35,7 +35,7 @@ def test_ask_json_case_answer() -> None:
 
 @pytest.mark.slow
 def test_ask_plain_text_refusal() -> None:
-    out = _run("ask", "公积金怎么提取")
+    out = _run("ask", "养老金每个月能领多少")
     assert out.returncode == 0
     assert "12333" in out.stdout or "12393" in out.stdout
 
