@@ -53,7 +53,7 @@ class Ranked(NamedTuple):
 class _Doc:
     key: str  # entry id, or "oos:<topic>"
     text: str
-    weights: dict[str, float]
+    features: frozenset[str]  # only membership is asked of a question's features
     total: float
 
 
@@ -132,10 +132,10 @@ class Matcher:
         self._scratch: list[float] = []
         self._walk_limit = max(self.MIN_WALK, min(self.MAX_POSTINGS, int(len(raw) * self.COMMON_SHARE)))
         for key, text, feats in raw:
-            weights = {f: self._weight(f) for f in set(feats)}
+            unique = frozenset(feats)
             idx = len(self._docs)
-            self._docs.append(_Doc(key, text, weights, sum(weights.values())))
-            for feat in weights:
+            self._docs.append(_Doc(key, text, unique, sum(self._weight(f) for f in unique)))
+            for feat in unique:
                 self._postings[feat].append(idx)
         # Compact int arrays: a tenth of the memory of lists of ints, and pickled as bytes.
         self._postings = {f: array("i", p) for f, p in self._postings.items()}  # type: ignore[misc]
@@ -204,7 +204,7 @@ class Matcher:
         best: dict[str, float] = {}
         for idx in top:
             doc = self._docs[idx]
-            shared = shared_of[idx] + sum(w for f, w in skipped if f in doc.weights)
+            shared = shared_of[idx] + sum(w for f, w in skipped if f in doc.features)
             precision, recall = shared / qtotal, shared / doc.total
             overlap = (1 + b2) * precision * recall / (b2 * precision + recall) if shared else 0.0
             chars = fuzz.ratio(qtext, doc.text) / 100 if qtext and doc.text else 0.0
