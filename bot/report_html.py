@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,18 +80,30 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def chart_png(report: Report) -> str:
-    """The stacked daily chart as base64 PNG (matplotlib's object API: no global pyplot state)."""
+def _chart(title: str, title_zh: str, series: int, draw: Callable[[Any, Any], None]) -> str:
+    """One chart as base64 PNG (matplotlib's object API: no global pyplot state): `draw(ax,
+    mdates)` plots; the title, date axis, legend and frame are the same for every chart."""
     matplotlib = _matplotlib()
     from matplotlib import dates as mdates
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     rc, chinese = _rc()
-    title = "Questions per day (UTC)" + (" 每日提问" if chinese else "")
     with matplotlib.rc_context(rc):
         fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI, layout="constrained")
         ax = fig.add_subplot()
+        draw(ax, mdates)
+        ax.set_title(title + (f" {title_zh}" if chinese else ""))
+        fig.legend(loc="outside lower center", ncols=series, frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _png(fig)
+
+
+def chart_png(report: Report) -> str:
+    """The stacked daily chart of questions by outcome."""
+
+    def draw(ax: Any, mdates: Any) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         days = mdates.date2num([d.day for d in report.days])
         bottom = [0] * len(days)
         for attr, label, colour in SERIES:
@@ -101,25 +114,17 @@ def chart_png(report: Report) -> str:
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(title)
-        fig.legend(loc="outside lower center", ncols=len(SERIES), frameon=False)
-        ax.spines[["top", "right"]].set_visible(False)
-        return _png(fig)
+
+    return _chart("Questions per day (UTC)", "每日提问", len(SERIES), draw)
 
 
 def weekly_png(report: Report) -> str:
-    """The share of questions answered per week, as a line chart in base64 PNG; a week
-    without questions is a gap in the line."""
-    matplotlib = _matplotlib()
-    from matplotlib import dates as mdates
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import PercentFormatter
+    """The share of questions answered per week, as a line chart; a week without questions is a
+    gap in the line."""
 
-    rc, chinese = _rc()
-    title = "Share of questions answered per week (UTC)" + (" 每周解答率" if chinese else "")
-    with matplotlib.rc_context(rc):
-        fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI, layout="constrained")
-        ax = fig.add_subplot()
+    def draw(ax: Any, mdates: Any) -> None:
+        from matplotlib.ticker import PercentFormatter
+
         weeks = mdates.date2num([w.start for w in report.weeks])
         for attr, label, colour in WEEKLY_SERIES:
             values = [getattr(w, attr) for w in report.weeks]
@@ -130,10 +135,8 @@ def weekly_png(report: Report) -> str:
         locator = mdates.AutoDateLocator(minticks=1, maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.set_title(title)
-        fig.legend(loc="outside lower center", ncols=len(WEEKLY_SERIES), frameon=False)
-        ax.spines[["top", "right"]].set_visible(False)
-        return _png(fig)
+
+    return _chart("Share of questions answered per week (UTC)", "每周解答率", len(WEEKLY_SERIES), draw)
 
 
 def _proposals(report: Report, limit: int) -> str:

@@ -224,11 +224,20 @@ def _check_regions(report: _Report, raw: dict[Path, Any]) -> None:
             report.add(path, line, "regions", "aliases", f"'{name}' is too short to recognise safely")
 
 
-def _check_relatives(report: _Report, raw: dict[Path, Any]) -> None:
-    path = report.root / "relatives.yaml"
+def _mapping(report: _Report, raw: dict[Path, Any], name: str) -> tuple[Path, dict[str, Any] | None]:
+    """The path and parsed mapping of knowledge/<name>.yaml; None (reported) when it is missing or
+    not a mapping."""
+    path = report.root / f"{name}.yaml"
     doc = raw.get(path)
     if not isinstance(doc, dict):
-        report.add(path, 0, "relatives", "-", "missing file or not a mapping")
+        report.add(path, 0, name, "-", "missing file or not a mapping")
+        return path, None
+    return path, doc
+
+
+def _check_relatives(report: _Report, raw: dict[Path, Any]) -> None:
+    path, doc = _mapping(report, raw, "relatives")
+    if doc is None:
         return
     words: list[tuple[str, int]] = []
     for key in ("near", "not_near"):
@@ -280,10 +289,8 @@ def _check_synonyms(report: _Report, raw: dict[Path, Any]) -> None:
 def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> None:
     """cues.yaml: every cue list present, each pattern a valid regular expression, every route
     naming known cues and an existing entry."""
-    path = report.root / "cues.yaml"
-    doc = raw.get(path)
-    if not isinstance(doc, dict):
-        report.add(path, 0, "cues", "-", "missing file or not a mapping")
+    path, doc = _mapping(report, raw, "cues")
+    if doc is None:
         return
     for name in CUE_NAMES:
         patterns = doc.get(name)
@@ -309,10 +316,8 @@ def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> Non
 
 def _check_smalltalk(report: _Report, raw: dict[Path, Any]) -> None:
     """smalltalk.yaml: intents with an id, examples and a reply; a known offer; no example twice."""
-    path = report.root / "smalltalk.yaml"
-    doc = raw.get(path)
-    if not isinstance(doc, dict):
-        report.add(path, 0, "smalltalk", "-", "missing file or not a mapping")
+    path, doc = _mapping(report, raw, "smalltalk")
+    if doc is None:
         return
     seen: dict[str, str] = {}
     for item in _list(doc.get("intents")):

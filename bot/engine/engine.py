@@ -186,16 +186,8 @@ class Engine:
 
     def _case_reply(self, entry_id: str, body: str, match: Match) -> Reply:
         """A verdict under the entry it specialises, with that entry's source and date."""
-        entry = self.kb.entries[entry_id]
-        return Reply(
-            body,
-            title=entry.question,
-            footer=self.footer(entry),
-            buttons=self._entry_buttons(entry),
-            kind=ReplyKind.CASE,
-            entry_id=entry_id,
-            score=max(match.score, CASE_SCORE),
-        )
+        return self.entry_reply(entry_id, score=max(match.score, CASE_SCORE), body=body,
+                                kind=ReplyKind.CASE)
 
     def _verdict_head(self, relation: Relation) -> str:
         template = msg.RELATIVE_YES if relation.near else msg.RELATIVE_NO
@@ -240,17 +232,20 @@ class Engine:
     # ----- composed replies -----
 
     def entry_reply(
-        self, entry_id: str, score: float = 1.0, suggestions: tuple[str, ...] = (), prefix: str = ""
+        self, entry_id: str, score: float = 1.0, suggestions: tuple[str, ...] = (), prefix: str = "",
+        body: str | None = None, kind: ReplyKind = ReplyKind.ANSWER,
     ) -> Reply:
-        """The answer of one entry, with its source line, related questions and feedback buttons."""
+        """The answer of one entry (or `body` in its place, e.g. a verdict), with its source line,
+        related questions and feedback buttons."""
         entry = self.kb.entries[entry_id]
-        body = f"{prefix}\n\n{entry.answer}" if prefix else entry.answer
+        if body is None:
+            body = f"{prefix}\n\n{entry.answer}" if prefix else entry.answer
         return Reply(
             body,
             title=entry.question,
             footer=self.footer(entry),
             buttons=self._entry_buttons(entry),
-            kind=ReplyKind.ANSWER,
+            kind=kind,
             entry_id=entry.id,
             score=score,
             suggestions=suggestions,
