@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -31,6 +30,8 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO
     """A conversation in the terminal: the same conversation core as the Telegram bot, with
     questions and feedback recorded in the analytics store (--data-dir, BOT_DATA_DIR or ./data)."""
     engine = _engine(args)
+    import asyncio  # only the chat needs an event loop; `ask` starts faster without it
+
     return asyncio.run(_chat(engine, _data_dir(args), stdin, stdout))
 
 
@@ -47,6 +48,8 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 async def _chat(engine: Engine, data_dir: Path, stdin: TextIO, stdout: TextIO) -> int:
+    from asyncio import to_thread
+
     from .analytics import Analytics, AnalyticsFeedbackSink
     from .conversation import Conversation
     from .conversation.terminal import TerminalChat
@@ -62,7 +65,7 @@ async def _chat(engine: Engine, data_dir: Path, stdin: TextIO, stdout: TextIO) -
         while True:
             if interactive:
                 print("你> ", end="", file=stdout, flush=True)
-            line = await asyncio.to_thread(stdin.readline)
+            line = await to_thread(stdin.readline)
             if not line:
                 break
             if not line.strip():
