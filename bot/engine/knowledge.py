@@ -99,7 +99,7 @@ class Entry:
         return (self.question, *self.alternates)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Category:
     """A topic: a group of entries shown together in the topic menu."""
 
