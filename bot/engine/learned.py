@@ -44,13 +44,17 @@ class Learned:
         for key, feats in examples:
             keys.append(key)
             docs.append(feats)
-        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, lowercase=False)
+        large = len(set(keys)) > self.LINEAR_MAX_CLASSES
+        # On a large base a feature seen once is noise that costs memory in every process that
+        # loads the model (the vocabulary is a dict): keep features seen at least twice.
+        vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, lowercase=False,
+                                     min_df=2 if large else 1)
         matrix = vectorizer.fit_transform(docs)
         self._vocabulary: dict[str, int] = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
         self._idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         classes = sorted(set(keys))
         self.classes: tuple[str, ...] = tuple(classes)
-        self.linear = 1 < len(classes) <= self.LINEAR_MAX_CLASSES
+        self.linear = len(classes) > 1 and not large
         if self.linear:
             model = LinearSVC(C=self.C).fit(matrix, keys)
             order = [list(model.classes_).index(c) for c in classes]

@@ -70,7 +70,7 @@ def test_unasked_answers_need_score_and_lead() -> None:
 
 def _examples() -> list[tuple[str, list[str]]]:
     data = {"card": ["社保卡丢了", "社保卡补办", "补办社保卡"], "pay": ["报销比例", "看病报销", "住院报销"],
-            UNRELATED: ["今天天气", "高铁车票", "股票行情"]}
+            UNRELATED: ["今天天气", "明天天气如何", "高铁车票", "股票行情"]}
     return [(k, char_ngrams(t, 2)) for k, texts in data.items() for t in texts]
 
 
