@@ -53,7 +53,7 @@ class Ranked(NamedTuple):
 class _Doc:
     key: str  # entry id, or "oos:<topic>"
     text: str
-    features: frozenset[str]  # only membership is asked of a question's features
+    features: tuple[str, ...]  # only membership is asked: a tuple is the smallest container
     total: float
 
 
@@ -132,7 +132,7 @@ class Matcher:
         self._scratch: list[float] = []
         self._walk_limit = max(self.MIN_WALK, min(self.MAX_POSTINGS, int(len(raw) * self.COMMON_SHARE)))
         for key, text, feats in raw:
-            unique = frozenset(feats)
+            unique = tuple(dict.fromkeys(feats))
             idx = len(self._docs)
             self._docs.append(_Doc(key, text, unique, sum(self._weight(f) for f in unique)))
             for feat in unique:
