@@ -265,6 +265,7 @@ COMMENTED = """\
 """
 
 
+@pytest.mark.slow
 async def test_the_loop_end_to_end(tmp_path: Path, kb_copy: Path, engine: Engine,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     # The first of these one-word questions that gets "did you mean" from the shipped base.
@@ -316,6 +317,7 @@ async def test_the_loop_end_to_end(tmp_path: Path, kb_copy: Path, engine: Engine
     assert "already a question of this entry" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_alternates_accepted_one_after_another_build_on_each_other(kb_copy: Path, engine: Engine) -> None:
     labelled = [LabelledSet("synthetic", (("社保卡有什么用?", "card-uses"), ("今天天气怎么样", None)))]
     curator = Curator(kb_copy, labelled, engine)

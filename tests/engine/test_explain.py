@@ -49,7 +49,9 @@ def test_a_file_becomes_a_table(engine: Engine) -> None:
     assert len(rows) == 4 and "card-lost" in rows[2] and "small-talk" in rows[3]
 
 
-def test_the_command_prints_text_json_and_tables(tmp_path: Path) -> None:
+def test_the_command_prints_text_json_and_tables(tmp_path: Path, engine: Engine,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_engine", lambda args: engine)  # the session's engine, not a new one
     out = io.StringIO()
     args = cli.build_parser().parse_args(["explain", "--json", "社保卡丢了"])
     assert cli.cmd_explain(args, stdout=out) == 0
