@@ -49,7 +49,7 @@ class Ranked(NamedTuple):
     exact: str | None  # the one key whose listed question this is, word for word
 
 
-@dataclass
+@dataclass(slots=True)
 class _Doc:
     key: str  # entry id, or "oos:<topic>"
     text: str
@@ -112,20 +112,20 @@ class Matcher:
         n = max(len(asked), 1)
         self._idf = {f: math.log(1 + n / df) for f, df in doc_freq.items()}
         self._unknown_idf = math.log(1 + n / 0.5)
-        # How central a feature is to an entry, in [0, 1): the more of its questions use it,
-        # the more it counts (saturating like BM25's term frequency); a feature found only in
-        # the answer counts as half a question.
-        k = self.SATURATION
-        self._entry_feats: dict[str, dict[str, float]] = {}
+        # Per entry, how many of its questions use each feature (0: only its answer does), one
+        # dict of small ints (shared objects) per entry. How central a feature is, in [0, 1):
+        # the more questions use it, the more it counts (saturating like BM25's term frequency);
+        # one found only in the answer counts as BACKGROUND_MATCH questions. BM25 over the
+        # entry's questions taken together is a second opinion on the ranking that rewards words
+        # an entry uses again and again, and forgives long chatty questions.
+        self._entry_counts: dict[str, dict[str, int]] = {}
         for key, counts in asked.items():
-            b = self.BACKGROUND_MATCH
-            central = dict.fromkeys(background[key], b / (b + k))
-            central.update({f: c / (c + k) for f, c in counts.items()})
-            self._entry_feats[key] = central
-        # BM25 over each entry's questions taken together: a second opinion on the ranking that
-        # rewards words an entry uses again and again, and forgives long chatty questions.
-        self._entry_counts = asked
+            merged = dict.fromkeys(background[key], 0)
+            merged.update(counts)
+            self._entry_counts[key] = merged
         self._entry_len = {key: sum(c.values()) for key, c in asked.items()}
+        k = self.SATURATION
+        self._background_central = self.BACKGROUND_MATCH / (self.BACKGROUND_MATCH + k)
         self._avg_len = sum(self._entry_len.values()) / n
         self._docs: list[_Doc] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
@@ -219,19 +219,18 @@ class Matcher:
         k, b = self.SATURATION, self.BM25_B
         details: dict[str, tuple[float, float, float, bool]] = {}
         for key in best:
-            central, counts = self._entry_feats[key], self._entry_counts[key]
+            counts = self._entry_counts[key]
             norm = k * (1 - b + b * self._entry_len[key] / self._avg_len)
             covered = anchor = bm25 = 0.0
             mismatch = False
             for f, w, telling, hard in qitems:
-                c = central.get(f)
-                if c is None:
+                n = counts.get(f)
+                if n is None:
                     mismatch = mismatch or hard
                     continue
-                covered += w * c
+                covered += w * (n / (n + k) if n else self._background_central)
                 if telling:
                     anchor += self._idf.get(f, 0.0)
-                n = counts.get(f, 0)
                 if n:
                     bm25 += w * n * (k + 1) / (n + norm)
             details[key] = (covered / qtotal, anchor, bm25, mismatch)
