@@ -169,6 +169,12 @@ class Engine:
             # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
             prefix = "\n".join(self._verdict_head(r) for r in relations)
             return self.entry_reply(top, score=top_score, prefix=prefix)
+        if (all_near and self.regions_id and (about_sharing or cues.has("account", prepared))
+                and cues.has("other_province", prepared)):
+            # "在外省的爹妈能共济我的个账吗": who they are is settled; where they are is the question.
+            prefix = "\n".join(self._verdict_head(r) for r in relations)
+            return self.entry_reply(self.regions_id, score=max(top_score, CASE_SCORE), prefix=prefix,
+                                    kind=ReplyKind.CASE)
         asks_eligibility = strong or (about_sharing and cues.has("eligibility", prepared))
         # "孩子能用我的医保卡吗", "我单位的个账能共济给他吗" name the card or the account: whatever
         # else the question mentions, it asks whether this relative may share it.

@@ -134,3 +134,16 @@ def test_the_bare_word_bind_offers_the_dialogue(engine: Engine) -> None:
 def test_questions_about_other_things_are_never_answered(engine: Engine, question: str) -> None:
     reply = engine.answer(question)
     assert reply.entry_id is None and reply.kind in ("none", "smalltalk"), (question, reply.entry_id)
+
+
+@pytest.mark.parametrize("question", ["在外省的爹妈能共济我的医保个账吗", "我儿子在外省上学,能跨省用我的个账吗"])
+def test_a_near_relative_in_another_province_gets_the_cross_province_answer(
+        engine: Engine, question: str) -> None:
+    reply = engine.answer(question)
+    assert reply.entry_id == "sharing-cross-province", question
+    assert reply.body.startswith("✅") and "医保钱包" in reply.body
+
+
+def test_a_relative_in_the_home_town_is_still_a_question_about_who(engine: Engine) -> None:
+    """老家 may be in the same province: the verdict on the relative answers it."""
+    assert engine.answer("我奶奶在老家交的居民医保,她能用我的个账吗").entry_id == "sharing-relatives"
