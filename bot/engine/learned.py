@@ -28,6 +28,7 @@ class Learned:
     where one-vs-rest training over thousands of classes would take minutes."""
 
     LINEAR_MAX_CLASSES = 1500
+    CENTROID_FEATURES = 48  # features kept per class centroid on a large base
     C = 1.0  # LinearSVC's regularisation: smaller generalises more, larger fits the alternates
 
     def __init__(self, examples: Iterable[tuple[str, Sequence[str]]]) -> None:
@@ -72,8 +73,16 @@ class Learned:
                 (np.ones(len(keys)), ([index[k] for k in keys], np.arange(len(keys)))),
                 shape=(len(classes), len(keys)),
             )
-            centroids = normalize(owner @ normalize(matrix))
-            self._weights = sparse.csr_matrix(centroids.T)  # features × classes, sparse
+            centroids = sparse.csr_matrix(normalize(owner @ normalize(matrix)))
+            # Each class keeps its CENTROID_FEATURES heaviest features: the tail weighs little in a
+            # cosine and would cost memory in every process that loads the model.
+            for row in range(centroids.shape[0]):
+                lo, hi = centroids.indptr[row], centroids.indptr[row + 1]
+                if hi - lo > self.CENTROID_FEATURES:
+                    cut = np.argsort(centroids.data[lo:hi])[: hi - lo - self.CENTROID_FEATURES]
+                    centroids.data[lo + cut] = 0.0
+            centroids.eliminate_zeros()
+            self._weights = sparse.csr_matrix(normalize(centroids).T)  # features × classes
             self._bias = np.zeros(len(classes))
 
     def decision(self, features: Sequence[str]) -> np.ndarray:
