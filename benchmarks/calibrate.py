@@ -15,7 +15,7 @@ import itertools
 
 from bot.engine import Engine
 
-from .evaluate import Item, Result, evaluate, load_set
+from .evaluate import Item, Result, evaluate, load_set, predict
 
 GRID = {
     "learned_share": (0.2, 0.3, 0.4),
@@ -28,12 +28,7 @@ GRID = {
 
 def score(engine: Engine, items: list[Item]) -> Result:
     """The engine's accuracy on items with its current policy."""
-
-    def predict(question: str) -> str | None:
-        reply = engine.answer(question)
-        return reply.entry_id if reply.kind in ("answer", "case") else None
-
-    return evaluate(items, predict)
+    return evaluate(items, predict(engine))
 
 
 def main() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from bot.engine import Engine
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
@@ -43,6 +47,30 @@ class Result:
     def refusal_rate(self) -> float:
         """Share of unanswerable questions correctly left without an answer."""
         return self.refusals_right / self.refusals if self.refusals else 0.0
+
+
+def predict(engine: Engine) -> Callable[[str], str | None]:
+    """An engine as a predictor: the entry it answers with (an answer or a verdict), else None."""
+
+    def answer(question: str) -> str | None:
+        reply = engine.answer(question)
+        return reply.entry_id if reply.answered else None
+
+    return answer
+
+
+def latency(engine: Engine, questions: list[str], rounds: int = 3) -> tuple[float, float]:
+    """Median and p99 of engine.answer in milliseconds (caches warmed first, as in a running bot)."""
+    for q in questions:
+        engine.answer(q)
+    samples: list[float] = []
+    for _ in range(rounds):
+        for q in questions:
+            start = time.perf_counter()
+            engine.answer(q)
+            samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[max(int(len(samples) * 0.99) - 1, 0)]
 
 
 def load_set(name: str = "devset") -> list[Item]:

@@ -27,7 +27,7 @@ from bot.engine.learned import char_ngrams
 from bot.engine.normalize import clean
 from bot.engine.policy import is_entry
 
-from .evaluate import Item, Result, evaluate, evaluate_verdicts, load_set
+from .evaluate import Item, Result, evaluate, evaluate_verdicts, latency, load_set, predict
 
 Predict = Callable[[str], "str | None"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +38,7 @@ HELD_OUT = ("holdout3", "holdout", "holdout2")
 
 def ours(engine: Engine) -> Predict:
     """The shipped engine: an entry id when it answers (or gives a case verdict), else None."""
-
-    def predict(question: str) -> str | None:
-        reply = engine.answer(question)
-        return reply.entry_id if reply.kind in ("answer", "case") else None
-
-    return predict
+    return predict(engine)
 
 
 def lexical_only(kb_engine: Engine) -> Predict:
@@ -159,20 +154,6 @@ def table(results: dict[str, Result]) -> str:
     lines.append("| **top-1 (answerable)** | | " + " | ".join(f"**{r.top1:.1%}**" for r in results.values()) + " |")
     lines.append("| **correct refusals** | | " + " | ".join(f"**{r.refusal_rate:.1%}**" for r in results.values()) + " |")
     return "\n".join(lines)
-
-
-def latency(engine: Engine, questions: list[str], rounds: int) -> tuple[float, float]:
-    """Median and p99 per-question latency of engine.answer, in milliseconds."""
-    for q in questions:  # warm caches (pinyin, OpenCC) as a running bot would have them
-        engine.answer(q)
-    samples: list[float] = []
-    for _ in range(rounds):
-        for q in questions:
-            start = time.perf_counter()
-            engine.answer(q)
-            samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[max(int(len(samples) * 0.99) - 1, 0)]
 
 
 def synthetic_knowledge(target: Path, entries: int, seed: int = 7) -> None:

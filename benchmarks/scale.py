@@ -32,7 +32,7 @@ from bot.engine import Engine
 from bot.engine.cache import CACHE_ENV, load_engine
 from bot.engine.knowledge import DEFAULT_DIR
 
-from .evaluate import Item, evaluate, load_set
+from .evaluate import Item, evaluate, latency, load_set, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "社保卡有什么用"
@@ -123,30 +123,6 @@ def load_note() -> str:
 
 
 # ----- in one process -----
-
-
-def latency(engine: Engine, questions: list[str], rounds: int = 3) -> tuple[float, float]:
-    """Median and p99 of engine.answer in milliseconds (caches warmed first, as in a running bot)."""
-    for q in questions:
-        engine.answer(q)
-    samples = []
-    for _ in range(rounds):
-        for q in questions:
-            start = time.perf_counter()
-            engine.answer(q)
-            samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.99) - 1)]
-
-
-def predict(engine: Engine) -> Callable[[str], str | None]:
-    """The entry an engine answers with (answer or case verdict), else None."""
-
-    def answer(question: str) -> str | None:
-        reply = engine.answer(question)
-        return reply.entry_id if reply.kind in ("answer", "case") else None
-
-    return answer
 
 
 def stolen(engine: Engine, items: list[Item]) -> list[tuple[str, str]]:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from benchmarks.evaluate import evaluate, evaluate_verdicts, load_set
+from benchmarks.evaluate import evaluate, evaluate_verdicts, load_set, predict
 from bot.engine import Engine
 
 TOP1_TARGET = 0.95
 REFUSAL_TARGET = 0.90
 
 
-def _predict(engine: Engine):
-    def predict(question: str) -> str | None:
-        reply = engine.answer(question)
-        return reply.entry_id if reply.kind in ("answer", "case") else None
-
-    return predict
+_predict = predict  # the benchmark's predictor: answers and verdicts count
 
 
 def test_devset_is_large_and_covers_every_entry(engine: Engine) -> None:
