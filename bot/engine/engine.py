@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import messages as msg
@@ -21,6 +22,8 @@ CASE_SCORE = 0.95  # reported for a verdict read from relatives.yaml / regions.y
 RELATIVE_VERDICT, PLACE_VERDICT = "relative-verdict", "place-verdict"
 HOW_TO, ANY_RELATIVE, ANY_PLACE = "how-to", "any-relative", "any-place"
 BUTTON_LABEL_MAX = 40
+PRONOUN = re.compile("[他她]")  # stands for the relative named earlier in the question
+ASKS_WINDOW = 8  # characters around a relation word where "may they use it" is about them
 
 
 class Engine:
@@ -107,7 +110,7 @@ class Engine:
 
     def _reply_for(self, prepared: str, match: Match, places: list[Place],
                    relations: list[Relation]) -> Reply:
-        if match.oos and relations and self.cues.has("eligibility_strong", prepared) and (
+        if match.oos and relations and self._asks_about(prepared, relations) and (
             self.cues.has("account", prepared)
         ):
             # "我闺女能不能刷我的医保" shares words with an uncovered topic, but asks about her.
@@ -158,7 +161,7 @@ class Engine:
             lines += [self.relation_verdict(r) for r in relations if not r.near]
             lines.append(msg.REGION_CLOSING)
             return self._case_reply(self.regions_id, "\n\n".join(lines), match)
-        strong = cues.has("eligibility_strong", prepared)
+        strong = self._asks_about(prepared, relations)
         if not relations or not self.relatives_id or (ANY_RELATIVE in traits and not strong):
             return None
         all_near = all(r.near for r in relations)
@@ -189,6 +192,18 @@ class Engine:
             lines.append(msg.RELATIVE_CLOSING)
             return self._case_reply(self.relatives_id, "\n\n".join(lines), match)
         return None
+
+    def _asks_about(self, prepared: str, relations: list[Relation]) -> bool:
+        """Whether "may they use it" is said of a named relative: near the relation word or a
+        pronoun standing for them (孩子能用我的医保卡吗, 能给我妈用吗, 我的个账能共济给他吗), not
+        elsewhere in the sentence (社保卡是孙子给办的,要去哪里弄一下才能用)."""
+        spots = [(m.start(), m.end()) for m in PRONOUN.finditer(prepared)]
+        for relation in relations:
+            at = prepared.find(relation.word)
+            if at >= 0:
+                spots.append((at, at + len(relation.word)))
+        return any(self.cues.has("eligibility_strong", prepared[max(0, a - ASKS_WINDOW):b + ASKS_WINDOW])
+                   for a, b in spots)
 
     def _case_reply(self, entry_id: str, body: str, match: Match) -> Reply:
         """A verdict under the entry it specialises, with that entry's source and date."""

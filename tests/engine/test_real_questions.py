@@ -147,3 +147,13 @@ def test_a_near_relative_in_another_province_gets_the_cross_province_answer(
 def test_a_relative_in_the_home_town_is_still_a_question_about_who(engine: Engine) -> None:
     """老家 may be in the same province: the verdict on the relative answers it."""
     assert engine.answer("我奶奶在老家交的居民医保,她能用我的个账吗").entry_id == "sharing-relatives"
+
+
+def test_a_relative_mentioned_in_passing_gets_no_verdict(engine: Engine) -> None:
+    """孙子 only did the errand: the question is how to start using one's own card."""
+    reply = engine.answer("那个那个我的社保卡是孙子给办的现在拿到手了要去哪里弄一下才能用啊")
+    assert reply.entry_id == "card-activate" and not verdicts(reply.body)
+
+
+def test_a_broken_card_is_about_the_card(engine: Engine) -> None:
+    assert engine.answer("我这个卡刷不了了是不是坏了要去哪里换").kind != "none"
