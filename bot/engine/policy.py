@@ -23,7 +23,8 @@ The contract, in order (the first rule that applies decides; `Decision.rule` nam
 7. `ambiguous` / `weak`: down to `suggest` (half of it for a one- or two-word question) → up to
    `max_suggestions` suggestions and 都不是.
 8. `below-floor` → no answer.
-An unasked answer in a group, or an inline result, needs more (`unasked`).
+An unasked answer in a group needs more (`unasked`); a list the user picks from (inline mode) offers
+less (`offered`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class Policy:
     agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
     learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough
     learned_veto: float = 0.5  # … and this sure that it is about something we do not answer
+    offer_floor: float = 0.05  # a list the user picks from (inline mode) offers entries above this …
+    offer_share: float = 0.25  # … and above this share of the best score
     unasked_score: float = 0.45  # a group auto-answer or an inline result needs this score …
     unasked_margin: float = 0.08  # … and this lead over the runner-up (verdicts excepted)
 
@@ -138,6 +141,12 @@ class Policy:
             rule = "ambiguous" if best >= self.answer else "weak"
             return Decision(Outcome.SUGGEST, None, suggestions, rule, evidence)
         return Decision(Outcome.NONE, None, (), "below-floor", evidence)
+
+    def offered(self, ranking: Sequence[tuple[str, float]]) -> list[str]:
+        """The entries worth listing for the user to pick from (inline results), best first."""
+        entries = [(k, s) for k, s in ranking if is_entry(k)]
+        top = entries[0][1] if entries else 0.0
+        return [k for k, s in entries if s >= max(self.offer_floor, top * self.offer_share)]
 
     def unasked(self, ranking: Sequence[tuple[str, float]], verdict: bool) -> bool:
         """Whether an answer is sure enough to post unasked (group auto-answer, inline results).

@@ -24,8 +24,6 @@ logger = logging.getLogger(__name__)
 
 MAX_RESULTS = 10  # what one inline answer offers (Telegram allows 50; ten fit a phone screen)
 CACHE_SECONDS = 300  # Telegram may reuse an inline answer this long: the knowledge changes rarely
-MIN_SCORE = 0.05  # a ranked entry below this shares only noise with the query …
-RELATIVE_SCORE = 0.25  # … and one below this share of the best score is too far off to offer
 DESCRIPTION_CHARS = 60  # of the answer, shown under each result's title
 MAX_QUERY_CHARS = 200  # longer inline queries are cut before matching
 START_PAYLOAD = "inline"  # the button above the results opens the private chat with /start inline
@@ -50,9 +48,8 @@ def search(engine: Engine, query: str, limit: int = MAX_RESULTS) -> list[Reply]:
     if best.answered and best.entry_id:
         replies.append(best)
     ranked = match.ranking if match is not None else engine.matcher.match(query).ranking
-    ranking = [(e, s) for e, s in ranked if e in engine.kb.entries]
-    top = ranking[0][1] if ranking else 0.0
-    ids = [e for e, s in ranking if s >= max(MIN_SCORE, top * RELATIVE_SCORE)]
+    # Which ranked entries are worth offering: the engine's one confidence policy decides.
+    ids = [e for e in engine.matcher.policy.offered(ranked) if e in engine.kb.entries]
     # Chinese has no spaces: a keyword may sit inside a question the ranking passed over.
     ids += [e.id for e in engine.kb.entries.values()
             if any(key in compact(q) for q in (e.question, *e.variants))]

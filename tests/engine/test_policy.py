@@ -100,3 +100,8 @@ def test_every_alternate_answers_its_own_entry(engine: Engine) -> None:
     wrong = [(q, e.id) for e in engine.kb.entries.values() for q in e.variants
              if engine.matcher.match(q).entry_id not in (e.id, None)]
     assert len(wrong) <= 5, wrong[:10]
+
+
+def test_a_pick_list_offers_entries_near_the_best() -> None:
+    ranking = [("a", 0.8), (UNRELATED, 0.5), ("b", 0.3), ("c", 0.1), ("d", 0.01)]
+    assert P.offered(ranking) == ["a", "b"]
