@@ -302,6 +302,15 @@ def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> Non
                 re.compile(str(pattern))
             except re.error as exc:
                 report.add(path, line_of(doc, name), "cues", name, f"bad regular expression {pattern!r}: {exc}")
+    requires = doc.get("requires") or {}
+    if not isinstance(requires, dict):
+        report.add(path, line_of(doc, "requires"), "cues", "requires", "must map a topic to a cue")
+        requires = {}
+    topics = {c.id for c in kb.categories}
+    for topic, cue in requires.items():
+        if str(topic) not in topics or str(cue) not in CUE_NAMES:
+            report.add(path, line_of(requires, str(topic)) or line_of(doc, "requires"), "cues", "requires",
+                       f"'{topic}: {cue}' must name a topic of faq/ and a known cue")
     for route in _list(doc.get("routes")):
         line = line_of(route) if isinstance(route, dict) else line_of(doc, "routes")
         if not isinstance(route, dict):

@@ -12,7 +12,7 @@ from .normalize import compact
 
 # The cue lists cues.yaml must have (kb check reports a missing one).
 CUE_NAMES = ("domain", "sharing", "account", "cross_province", "other_province", "cross", "eligibility_strong",
-             "eligibility", "uninsured", "deceased", "lend", "how")
+             "eligibility", "uninsured", "deceased", "lend", "how", "flexible", "contribution")
 # Particles and fillers that do not change what a short message means (谢谢你啊 = 谢谢你).
 _TRAILING = re.compile(r"[啊呀哦噢喔哈嘛吧呢啦咯了哇嗯]+$")
 
@@ -39,6 +39,9 @@ class Cues:
         for name in CUE_NAMES:
             raw = data.get(name) or []
             self._patterns[name] = compile_cue([str(p) for p in raw] if isinstance(raw, list) else [])
+        requires = data.get("requires") or {}
+        # category id → the cue a question must hit for that topic's entries to count in full
+        self.requires = {str(k): str(v) for k, v in requires.items()} if isinstance(requires, dict) else {}
         self.routes = tuple(
             Route(tuple(str(w) for w in r.get("when") or []), str(r.get("entry") or ""))
             for r in data.get("routes") or [] if isinstance(r, dict)

@@ -86,7 +86,7 @@ class Engine:
         places = self.regions.find(prepared, self.lexicon.boundaries, self.lexicon.is_word)
         relations = self.relatives.find(prepared)
         evidence = self.evidence(prepared, places, relations)
-        match = self.matcher.match(question, prepared, evidence)
+        match = self.matcher.match(question, prepared, evidence, self.demoted(prepared))
         if match.chat in self.smalltalk.intents:
             return self.smalltalk_reply(self.smalltalk.intents[match.chat]), match
         return self._reply_for(prepared, match, places, relations), match
@@ -98,6 +98,11 @@ class Engine:
         return (c.has("domain", prepared) or c.has("domain", self.lexicon.rewrite_synonyms(prepared))
                 or bool(relations) and c.has("eligibility", prepared)
                 or bool(places) and c.has("cross", prepared))
+
+    def demoted(self, prepared: str) -> frozenset[str]:
+        """The entries of topics that need a cue this question lacks (cues.yaml `requires`)."""
+        lacking = {cat for cat, cue in self.cues.requires.items() if not self.cues.has(cue, prepared)}
+        return frozenset(e for c in self.kb.categories if c.id in lacking for e in c.entry_ids)
 
     def smalltalk_reply(self, intent: Intent) -> Reply:
         """A short reply to small talk, with what it offers (topics, the binding dialogue)."""

@@ -95,7 +95,7 @@ def explain(engine: Engine, question: str, limit: int = 5) -> Explanation:
     relations = engine.relatives.find(prepared)
     evidence = engine.evidence(prepared, places, relations)
     trace: dict[str, dict[str, Any]] = {}
-    ranking, content, parts, _ = matcher.rank(prepared, trace=trace)
+    ranking, content, parts, _ = matcher.rank(prepared, trace=trace, demoted=engine.demoted(prepared))
     reply, match = engine.answer_and_match(question)
     route = engine.cues.route(prepared) if evidence else None
     if match is None:

@@ -75,6 +75,7 @@ class Matcher:
     INTENT_MISMATCH_FACTOR = 0.6
     INTENT_WEIGHT = 2.0  # weight of a question-word class (#how, #what …), see lexicon.INTENTS
     BACKGROUND_MATCH = 0.5  # a query word found only in an entry's answer counts as this many questions
+    DEMOTED_FACTOR = 0.7  # a key of a topic the question does not name keeps this share
     BM25_SHARE = 0.3  # how far an entry BM25 ranks below the best one can pull its score down
     BM25_B = 0.75  # BM25's length normalisation
     SATURATION = 1.2  # BM25's k1: how fast repeated use across an entry's questions saturates
@@ -253,7 +254,8 @@ class Matcher:
         return best, words
 
     def rank(
-        self, prepared: str, limit: int = 8, trace: dict[str, dict[str, object]] | None = None
+        self, prepared: str, limit: int = 8, trace: dict[str, dict[str, object]] | None = None,
+        demoted: frozenset[str] = frozenset(),
     ) -> Ranked:
         """The blended ranking of prepared text and what the policy weighs beside it; `trace`
         collects the lexical details."""
@@ -268,20 +270,25 @@ class Matcher:
         share = self.policy.learned_share
         top = max(learned.values(), default=0.0) or 1.0
         blended = {k: s * (1 - share + share * learned.get(k, 0.0) / top) for k, s in lexical.items()}
+        for key in demoted & blended.keys():
+            # A topic the question does not name (灵活就业 for the flexible-work entries).
+            blended[key] *= self.DEMOTED_FACTOR
         for key, p in learned.items():
             blended.setdefault(key, share * p)
         ranked = sorted(blended.items(), key=lambda kv: kv[1], reverse=True)[:limit]
         parts = {k: (lexical.get(k, 0.0), learned.get(k, 0.0)) for k, _ in ranked}
         return Ranked(ranked, words, parts, self._exact.get("".join(toks)))
 
-    def match(self, question: str, prepared: str | None = None, evidence: bool = True) -> Match:
+    def match(self, question: str, prepared: str | None = None, evidence: bool = True,
+              demoted: frozenset[str] = frozenset()) -> Match:
         """Decide between answer, suggestions and no answer for one question (policy.py).
 
         `prepared` is lexicon.prepare(question), when the caller has it already; `evidence` says
-        whether the question shows it is about our domain at all."""
+        whether the question shows it is about our domain at all; `demoted` keys belong to a
+        topic the question does not name."""
         if prepared is None:
             prepared = self.lexicon.prepare(question)
-        ranking, words, parts, exact = self.rank(prepared)
+        ranking, words, parts, exact = self.rank(prepared, demoted=demoted)
         decision = self.policy.decide(ranking, words, evidence, parts, exact)
         best = round(ranking[0][1], 4) if ranking else 0.0
         oos = None

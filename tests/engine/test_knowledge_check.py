@@ -121,10 +121,12 @@ def test_cue_lists_must_be_valid_and_routes_must_lead_somewhere(kb_copy: Path) -
     _edit(cues, "  - 去世|过世", "  - 去世|(过世")
     _edit(cues, "    entry: card-lend", "    entry: card-borrow")
     _edit(cues, "  - when: [lend]", "  - when: [lend, lending]")
+    _edit(cues, "  flexible: flexible", "  flexible-work: flexible")
     messages = _messages(kb_copy)
     assert any("cues.yaml:" in m and "deceased" in m and "bad regular expression" in m for m in messages)
     assert any("unknown entry 'card-borrow'" in m for m in messages)
     assert any("['lending']" in m for m in messages)
+    assert any("'flexible-work: flexible' must name a topic" in m for m in messages)
 
 
 def test_a_missing_cue_list_is_named(kb_copy: Path) -> None:

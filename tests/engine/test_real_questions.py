@@ -157,3 +157,19 @@ def test_a_relative_mentioned_in_passing_gets_no_verdict(engine: Engine) -> None
 
 def test_a_broken_card_is_about_the_card(engine: Engine) -> None:
     assert engine.answer("我这个卡刷不了了是不是坏了要去哪里换").kind != "none"
+
+
+@pytest.mark.parametrize("question", ["能用个账给孩子交居民医保吗", "我妈的新农合能从我的医保个账里扣吗"])
+def test_paying_a_relatives_resident_insurance_from_the_account(engine: Engine, question: str) -> None:
+    assert engine.answer(question).entry_id == "sharing-what-pays", question
+
+
+def test_a_relative_insured_elsewhere_still_gets_the_verdict(engine: Engine) -> None:
+    """"她在老家交的居民医保" says she is insured; it does not ask to pay for her."""
+    reply = engine.answer("我外婆能用我医保卡里的个账吗?她在老家交的居民医保")
+    assert reply.entry_id == "sharing-relatives" and verdicts(reply.body) == ["✅"]
+
+
+def test_flexible_work_entries_need_flexible_work_in_the_question(engine: Engine) -> None:
+    assert engine.answer("生娃能从社保拿到钱吗").entry_id != "flexible-other-insurance"
+    assert engine.answer("灵活就业能享受生育待遇吗").entry_id == "flexible-other-insurance"
