@@ -8,7 +8,8 @@ The contract, in order (the first rule that applies decides; `Decision.rule` nam
 1. `empty`: nothing in the question matches anything → no answer.
    `exact`: the question is, word for word, a question or alternate of one entry → that entry.
 2. `not-ours`: the best class is unrelated chatter or small talk → no answer from the knowledge base.
-3. `uncovered`: the best class is a topic out_of_scope.yaml lists → no answer, with that topic's pointer.
+3. `uncovered`: the best class is a topic out_of_scope.yaml lists → no answer, with that topic's pointer
+   (a short question only with a lead of `short_margin` over the best entry; else the entries decide).
    Rules 2 and 3 also apply when the learned classifier alone gives such a class `learned_veto` and
    no entry scores `sure`.
 4. `no-evidence`: the question has no domain word (cues.yaml `domain`), relative or place in context,
@@ -101,7 +102,15 @@ class Policy:
         if best_key.startswith(CHAT_PREFIX) or best_key == UNRELATED:
             return Decision(Outcome.NONE, None, (), "not-ours", False)
         if best_key.startswith(OOS_PREFIX):
-            return Decision(Outcome.NONE, None, (), "uncovered")
+            entry_best = next((sc for k, sc in ranking if is_entry(k)), 0.0)
+            if words > self.short_words or best - entry_best >= self.short_margin:
+                return Decision(Outcome.NONE, None, (), "uncovered")
+            # "社保怎么弄啊?": too little said to tell an uncovered topic from the entries near it;
+            # the entries are weighed as if the topic were not there (a "did you mean", mostly).
+            ranking = [(k, sc) for k, sc in ranking if not k.startswith(OOS_PREFIX)]
+            if not ranking:
+                return Decision(Outcome.NONE, None, (), "uncovered")
+            best_key, best = ranking[0]
         parts = parts or {}
         # The classifier is sure the question is about something we do not answer (an uncovered
         # topic, small talk, another subject) and no entry is sure: that wins.

@@ -105,3 +105,11 @@ def test_every_alternate_answers_its_own_entry(engine: Engine) -> None:
 def test_a_pick_list_offers_entries_near_the_best() -> None:
     ranking = [("a", 0.8), (UNRELATED, 0.5), ("b", 0.3), ("c", 0.1), ("d", 0.01)]
     assert P.offered(ranking) == ["a", "b"]
+
+
+def test_a_short_question_near_an_uncovered_topic_is_weighed_against_the_entries() -> None:
+    close = [(OOS_PREFIX + "apply-card", 0.58), ("card-medical", 0.49), ("card-uses", 0.3)]
+    assert P.decide(close, 2, True).outcome is Outcome.SUGGEST
+    assert P.decide(close, 4, True).rule == "uncovered"
+    far = [(OOS_PREFIX + "housing-fund", 0.73), ("card-other", 0.39)]
+    assert P.decide(far, 1, True).rule == "uncovered"

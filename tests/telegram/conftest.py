@@ -241,9 +241,9 @@ def matcher_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = Matcher.match
 
     def counted(self: Matcher, question: str, prepared: str | None = None,
-                evidence: bool = True) -> Match:
+                evidence: bool = True, demoted: frozenset[str] = frozenset()) -> Match:
         calls.append(question)
-        return real(self, question, prepared, evidence)
+        return real(self, question, prepared, evidence, demoted)
 
     monkeypatch.setattr(Matcher, "match", counted)
     return calls
