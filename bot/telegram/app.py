@@ -124,6 +124,10 @@ def build_application(
     # Group -1: drop channel posts, updates without a user or (inline queries aside) a chat, and
     # kinds we do not handle.
     app.add_handler(TypeHandler(Update, screen), group=SCREEN_GROUP)
+    # Before it: numbers posted "as a channel" in a group are screened, then the update stops.
+    app.add_handler(MessageHandler((NEW_MESSAGES | EDITS) & GROUPS & groups.AS_CHANNEL
+                                   & groups.SENSITIVE, group_chats.sensitive_as_channel),
+                    group=SCREEN_GROUP - 1)
 
     # Note: order matters! Within group 0 the first handler that accepts an update takes it.
     # 1. Group chats (groups.py). A posted number comes first: warned about, deleted where the
@@ -133,6 +137,7 @@ def build_application(
     app.add_handler(MessageHandler(EDITS & GROUPS & groups.SENSITIVE, group_chats.sensitive_edit))
     app.add_handler(MessageHandler(groups.MIGRATION, group_chats.migrate))
     app.add_handler(CommandHandler("ask", group_chats.ask, filters=in_groups))
+    app.add_handler(MessageHandler(in_groups & groups.CAPTION_ASK, group_chats.ask))
     app.add_handler(CommandHandler("settings", group_chats.settings, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("bind", group_chats.bind, filters=in_groups))
     app.add_handler(CommandHandler(("topics", "faq"), group_chats.topics, filters=in_groups))
@@ -145,7 +150,8 @@ def build_application(
     app.add_handler(groups.GroupButtons(presses.open_private, pattern=button(StartFlow)))
     app.add_handler(groups.GroupButtons(presses.toggle, pattern=button(AutoAnswer)))
     #    Text: answered when it mentions or replies to the bot, or (if turned on) auto-answered.
-    app.add_handler(MessageHandler(in_groups & filters.TEXT & ~filters.COMMAND, group_chats.text))
+    app.add_handler(MessageHandler(in_groups & ((filters.TEXT & ~filters.COMMAND) | filters.CAPTION),
+                                   group_chats.text))
     # 2. Inline queries (inline.py), typed in any chat.
     app.add_handler(InlineQueryHandler(InlineAnswers(conversation).answer))
     # 3. Private chats (private.py): everything goes to the conversation core.
@@ -154,6 +160,7 @@ def build_application(
     private_messages = NEW_MESSAGES & PRIVATE
     app.add_handler(MessageHandler(private_messages & filters.COMMAND, private.command))
     app.add_handler(MessageHandler(private_messages & text, private.text))
+    app.add_handler(MessageHandler(private_messages & filters.CAPTION, private.caption))
     app.add_handler(MessageHandler(EDITS & PRIVATE & text, private.edited))
     app.add_handler(MessageHandler(private_messages & ~filters.TEXT, private.not_text))
     app.add_handler(CallbackQueryHandler(private.press))

@@ -66,6 +66,7 @@ SETTINGS_GROUP_ONLY = "群设置只能在群里用:把我拉进群后,由群管�
 RECENTLY_ANSWERED = "上面刚回答过这个问题,"
 SEE_EARLIER_ANSWER = "点这里查看"
 RECENTLY_ANSWERED_HERE = "上面刚回答过这个问题,就是这条 👆"
+ANONYMOUS_ADMIN = "群管理员"  # who an anonymous admin's post is from (Telegram says "Group")
 NUMBER_DELETED = (
     "⚠️ {name} 发的消息里有{what},为了安全,我已经把它删除了。"
     "请不要在群里发送这类信息;办理业务时只在官方 App 或经办窗口填写。"

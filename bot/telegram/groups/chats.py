@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import logging
+import secrets
+from collections import OrderedDict
 
 from telegram import (
     Chat,
@@ -14,6 +18,7 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop
 from telegram.helpers import create_deep_linked_url
 
 from ...analytics import MAX_QUESTION_CHARS
@@ -35,10 +40,14 @@ from .rules import (
     confident,
     looks_like_question,
     message_link,
-    user_mention,
+    message_text,
+    sender_mention,
+    sender_name,
 )
 
 logger = logging.getLogger(__name__)
+
+WARNED_MEMORY = 1000  # group messages whose warned-about numbers are remembered (for edits)
 
 
 class GroupChats(Surface):
@@ -49,6 +58,8 @@ class GroupChats(Surface):
         super().__init__(conversation)  # answers, analytics and feedback, as in private chats
         self.cooldown = cooldown
         self.members = members or MemberCache()
+        self._warned: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._warn_key = secrets.token_bytes(32)
 
     async def post(
         self, context: Context, chat: Chat, reply: Reply, reply_to: int,
@@ -108,7 +119,7 @@ class GroupChats(Surface):
         """An unaddressed message: answered only if it is a question the bot is sure about."""
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         assert message is not None and chat is not None and user is not None
-        text = (message.text or "")[:MAX_QUESTION_CHARS]
+        text = message_text(message)[:MAX_QUESTION_CHARS]
         if not looks_like_question(text):
             return
         reply, match = self.conversation.look_up(text)
@@ -132,7 +143,7 @@ class GroupChats(Surface):
                     f'<a href="{html.escape(link)}">{html.escape(texts.SEE_EARLIER_ANSWER)}</a>')
             quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
         else:
-            asker = f"{user_mention(message.from_user)} " if message.from_user else ""
+            asker = f"{sender_mention(message)} "
             body = f"{asker}{html.escape(texts.RECENTLY_ANSWERED_HERE)}"
             quote = ReplyParameters(earlier, allow_sending_without_reply=True)
         await context.bot.send_message(message.chat.id, body, reply_parameters=quote)
@@ -204,6 +215,24 @@ class GroupChats(Surface):
 
     # ----- posted numbers -----
 
+    def _first_warning(self, chat_id: int, message_id: int, findings: list[sensitive.Finding],
+                       text: str) -> bool:
+        """Note the numbers a message was warned about; False if it already was, for these.
+
+        Only a keyed digest is kept, in memory (never the numbers, never on disk).
+        """
+        digest = hmac.new(self._warn_key, "\n".join(
+            sorted(f"{f.kind}:{text[f.start:f.end]}" for f in findings)).encode(),
+            hashlib.sha256).digest()
+        key = (chat_id, message_id)
+        if self._warned.get(key) == digest:
+            return False
+        self._warned[key] = digest
+        self._warned.move_to_end(key)
+        while len(self._warned) > WARNED_MEMORY:
+            self._warned.popitem(last=False)
+        return True
+
     async def sensitive(self, update: Update, context: Context) -> None:
         """An ID, card or phone number or a password: warn, delete where allowed, answer the rest."""
         await self._screen_numbers(update, context)
@@ -217,13 +246,24 @@ class GroupChats(Surface):
             await self._answer(update, context, found[1], rest)
 
     async def sensitive_edit(self, update: Update, context: Context) -> None:
-        """A message edited to hold a number: warned about and deleted like a new one."""
-        await self._screen_numbers(update, context)
+        """A message edited to hold a number: warned about and deleted like a new one (an edit
+        that still holds the numbers already warned about is not warned about again)."""
+        await self._screen_numbers(update, context, edit=True)
 
-    async def _screen_numbers(self, update: Update, context: Context) -> None:
-        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
-        assert message is not None and chat is not None and user is not None
-        findings = sensitive.find(message.text or "")
+    async def sensitive_as_channel(self, update: Update, context: Context) -> None:
+        """A number posted "as a channel" (no person to screen, so the gate drops it after this):
+        warned about and deleted like a person's."""
+        await self._screen_numbers(update, context, edit=update.edited_message is not None)
+        raise ApplicationHandlerStop
+
+    async def _screen_numbers(self, update: Update, context: Context, edit: bool = False) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        findings = sensitive.find(message_text(message))
+        if not self._first_warning(chat.id, message.message_id, findings, message_text(message)) and edit:
+            logger.debug("edit of message %s in %s holds the numbers already warned about",
+                         message.message_id, chat.id)
+            return
         what = sensitive.describe(findings)
         deleted = False
         if any(f.kind in DELETE_KINDS for f in findings) and await self.members.can_delete(
@@ -233,7 +273,7 @@ class GroupChats(Surface):
             except BadRequest as exc:  # too old, already gone, or the right was just taken away
                 logger.info("cannot delete message %s in %s: %s", message.message_id, chat.id, exc)
                 self.members.forget(chat.id, context.bot.id)
-        warning = (texts.NUMBER_DELETED.format(name=user.full_name, what=what) if deleted
+        warning = (texts.NUMBER_DELETED.format(name=sender_name(message), what=what) if deleted
                    else msg.NUMBER_WARNING.format(what=what))
         await send_reply(context.bot, chat.id, Reply(warning, kind=ReplyKind.WARNING),
                          reply_to=None if deleted else message.message_id)
