@@ -21,6 +21,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     InlineQueryHandler,
@@ -127,6 +128,9 @@ def build_application(
     # Before it: numbers posted "as a channel" in a group are screened, then the update stops.
     app.add_handler(MessageHandler((NEW_MESSAGES | EDITS) & GROUPS & groups.AS_CHANNEL
                                    & groups.SENSITIVE, group_chats.sensitive_as_channel),
+                    group=SCREEN_GROUP - 1)
+    #    and the bot's own membership (added, promoted) is taken in at once.
+    app.add_handler(ChatMemberHandler(group_chats.my_membership, ChatMemberHandler.MY_CHAT_MEMBER),
                     group=SCREEN_GROUP - 1)
 
     # Note: order matters! Within group 0 the first handler that accepts an update takes it.

@@ -129,6 +129,12 @@ class ChatData(dict[str, Any]):
         answered[entry_id] = [now, bot_message_id]
         self[ANSWERED_KEY] = answered
 
+    def forget_messages(self) -> None:
+        """Forget the bot messages noted (after a migration they belong to the old chat): the
+        settings stay; the cooldown and buttons start afresh in the new chat."""
+        for key in (ANSWERED_KEY, ASKERS_KEY, REPLIES_KEY, FEEDBACK_KEY):
+            self.pop(key, None)
+
     def recent_answer(self, entry_id: str, cooldown: float) -> int | None:
         """The bot message that answered the entry within the cooldown, if any."""
         noted = self.get(ANSWERED_KEY, {}).get(entry_id)

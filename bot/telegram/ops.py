@@ -32,6 +32,7 @@ from . import texts
 from .health import ERROR, Health
 from .memory import Context
 from .persistence import StatePersistence
+from .processor import PerChatUpdateProcessor
 from .render import send_reply
 from .tracing import NO_CHAT, UpdateTrace, current, describe
 from .webserver import Webhook, WebServer
@@ -82,15 +83,19 @@ class Ops:
 
     def finish(self, trace: UpdateTrace) -> None:
         """Count an update, keep its latency and log its line."""
-        ms = (time.perf_counter() - trace.started) * 1000
+        now = time.perf_counter()
+        arrived = trace.arrived if trace.arrived is not None else trace.started
+        ms = (now - arrived) * 1000  # queued behind its chat's earlier updates, then handled
+        queued_ms = (trace.started - arrived) * 1000
         kind, chat = describe(trace.update)
         self.health.counters.count_outcome(trace.outcome)
         if trace.outcome == ERROR:
             self.health.counters.errors += 1
         self.health.note_latency(ms)
         update_id = trace.update.update_id if isinstance(trace.update, Update) else NO_CHAT
-        update_log.info("update_id=%s type=%s chat=%s outcome=%s latency_ms=%.1f%s", update_id, kind,
-                        chat, trace.outcome, ms, f" error={trace.error}" if trace.error else "")
+        update_log.info("update_id=%s type=%s chat=%s outcome=%s latency_ms=%.1f queued_ms=%.1f%s",
+                        update_id, kind, chat, trace.outcome, ms, queued_ms,
+                        f" error={trace.error}" if trace.error else "")
 
     def polling_error(self, exc: TelegramError) -> None:
         """getUpdates failed (network, 5xx, 409…): counted and logged; polling retries by itself."""
@@ -181,7 +186,9 @@ class OpsApplication(Application):  # type: ignore[type-arg]
 
     async def process_update(self, update: object) -> None:
         """Handle one update, write the state it changed, then count and log it."""
-        trace = UpdateTrace(update)
+        processor = self.update_processor
+        trace = UpdateTrace(update, arrived=processor.arrival(update)
+                            if isinstance(processor, PerChatUpdateProcessor) else None)
         token = current.set(trace)
         try:
             await super().process_update(update)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import sys
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -56,6 +57,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.max_running = max_running
         self._running = asyncio.Semaphore(max_running)
         self._turns: dict[tuple[str, int], _Turns] = {}
+        self._arrived: dict[int, float] = {}  # id(update): when it was handed over (perf_counter)
+
+    def arrival(self, update: object) -> float | None:
+        """When an update being handled was handed over, before it waited for its turn."""
+        return self._arrived.get(id(update))
 
     @property
     def chats_in_flight(self) -> int:
@@ -64,6 +70,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Handle the update after the earlier ones of its chat, within the concurrency limit."""
+        self._arrived[id(update)] = time.perf_counter()
         key = turn_key(update)
         turns = None
         if key is not None:
@@ -75,6 +82,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             async with turns.lock if turns is not None else contextlib.nullcontext(), self._running:
                 await coroutine
         finally:
+            self._arrived.pop(id(update), None)
             if key is not None and turns is not None:
                 turns.updates -= 1
                 if not turns.updates:

@@ -50,6 +50,13 @@ logger = logging.getLogger(__name__)
 WARNED_MEMORY = 1000  # group messages whose warned-about numbers are remembered (for edits)
 
 
+def period(seconds: float) -> str:
+    """A cooldown as people read it: "20 秒" under a minute, else whole minutes ("5 分钟")."""
+    if seconds < 60:
+        return texts.SECONDS.format(n=max(1, round(seconds)))
+    return texts.MINUTES.format(n=round(seconds / 60))
+
+
 class GroupChats(Surface):
     """Everything the bot does in groups: answers when addressed, auto-answers, settings, numbers."""
 
@@ -199,7 +206,7 @@ class GroupChats(Surface):
             f"<b>{html.escape(texts.SETTINGS_TITLE)}</b>",
             html.escape(texts.AUTO_ANSWER_STATE.format(
                 state=texts.AUTO_ANSWER_ON if on else texts.AUTO_ANSWER_OFF)),
-            html.escape(texts.AUTO_ANSWER_EXPLAINED.format(minutes=round(self.cooldown / 60))),
+            html.escape(texts.AUTO_ANSWER_EXPLAINED.format(period=period(self.cooldown))),
             html.escape(texts.SEES_ALL_MESSAGES if sees_all else texts.SEES_COMMANDS_ONLY),
         ]
         button = InlineKeyboardButton(texts.TURN_OFF if on else texts.TURN_ON,
@@ -209,9 +216,28 @@ class GroupChats(Surface):
     async def migrate(self, update: Update, context: Context) -> None:
         """A group became a supergroup: its settings and memory move to the new chat id."""
         message = update.effective_message
-        if message is not None and message.migrate_to_chat_id is not None:
-            logger.info("group %s migrated to %s", message.chat.id, message.migrate_to_chat_id)
-            context.application.migrate_chat_data(message=message)
+        if message is None:
+            return
+        # Telegram says it twice: "migrate_to" in the old group, "migrate_from" in the new one.
+        old, new = ((message.chat.id, message.migrate_to_chat_id) if message.migrate_to_chat_id
+                    else (message.migrate_from_chat_id, message.chat.id))
+        if old is None or new is None or old not in context.application.chat_data:
+            return
+        logger.info("group %s migrated to %s", old, new)
+        context.application.migrate_chat_data(old_chat_id=old, new_chat_id=new)
+        moved = context.application.chat_data.get(new)
+        if moved is not None:  # message ids of the old chat: no link or reply can reach them
+            moved.forget_messages()
+
+    async def my_membership(self, update: Update, context: Context) -> None:
+        """my_chat_member: the bot was added, promoted or restricted; what it may do counts now
+        (a just-promoted bot deletes numbers at once, not after the cache's minute)."""
+        changed = update.my_chat_member
+        if changed is not None:
+            member = changed.new_chat_member
+            logger.info("in chat %s the bot is now %s", changed.chat.id, member.status)
+            self.members.remember(changed.chat.id, member.user.id, member)
+        raise ApplicationHandlerStop
 
     # ----- posted numbers -----
 
