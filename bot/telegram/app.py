@@ -49,7 +49,7 @@ from .errors import on_error
 from .gate import EDITS, GROUPS, NEW_MESSAGES, PRIVATE, screen
 from .inline import InlineAnswers
 from .memory import CONTEXT_TYPES, AnyApplication
-from .ops import Ops, OpsApplication, run_until_signalled
+from .ops import EarlyReload, Ops, OpsApplication, run_until_signalled
 from .persistence import StatePersistence
 from .polling import UpdatesRequest
 from .private import PrivateChat
@@ -195,6 +195,8 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         print(texts.WEBHOOK_SECRET_MISSING, file=sys.stderr)
         return EXIT_BAD_SETTINGS
     configure_logging(settings.log_level, settings.secrets)
+    early = EarlyReload().install()  # a SIGHUP from here on is a reload, never a silent exit
+    logger.info("loading the knowledge base")
     try:
         engine = Engine.from_folder(knowledge_dir)
     except KnowledgeError as exc:
@@ -204,7 +206,7 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         analytics = Analytics.open(settings.data_dir)
         app = build_application(settings, engine, analytics=analytics)
         logger.info("starting in %s mode with %s", app.ops.health.mode, engine.kb.version)
-        run_until_signalled(app)
+        run_until_signalled(app, early)
     except (TelegramError, OSError, ValueError) as exc:  # bad token, Telegram unreachable, port taken
         logger.critical("could not start: %s", exc, exc_info=not isinstance(exc, TelegramError))
         from ..logsafe import mask_tokens  # "The token `…` was rejected" goes to stderr too

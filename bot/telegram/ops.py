@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -326,13 +327,37 @@ def install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,
     return installed
 
 
-def run_until_signalled(application: OpsApplication) -> None:
-    """Serve in a new event loop until SIGTERM or SIGINT; SIGHUP reloads the knowledge base."""
+class EarlyReload:
+    """SIGHUP while the bot is still starting (loading the knowledge base takes seconds): noted,
+    and the reload done once the bot serves, instead of the signal's default (a silent exit that
+    systemd counts as clean, so it does not restart the bot)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> EarlyReload:
+        """Take SIGHUP over from now on (only the main thread may; elsewhere nothing is done)."""
+        sig = getattr(signal, RELOAD_SIGNAL, None)
+        if sig is not None:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.requested = True  # nothing else in a signal handler; logged once the bot serves
+
+
+def run_until_signalled(application: OpsApplication, early: EarlyReload | None = None) -> None:
+    """Serve in a new event loop until SIGTERM or SIGINT; SIGHUP reloads the knowledge base
+    (one that came during start-up, noted by `early`, is done now)."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         installed = install_signals(loop, stop, application.ops.on_sighup)
+        if early is not None and early.requested:
+            logger.info("SIGHUP came during start-up: reloading the knowledge base now")
+            application.ops.on_sighup()
         try:
             await serve(application, stop)
         finally:
