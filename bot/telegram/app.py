@@ -91,6 +91,8 @@ def build_application(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ref = engine if isinstance(engine, EngineRef) else EngineRef(engine)
     ops = Ops(settings, ref, analytics)
+    state = StatePersistence(settings.persistence_path, settings.legacy_persistence_path)
+    ops.health.watch("state", lambda: state.problem)  # damaged and set aside, or read-only
     builder = (
         Application.builder()
         .application_class(OpsApplication, {"ops": ops})
@@ -100,7 +102,7 @@ def build_application(
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate,
                                      max_retries=RATE_LIMIT_RETRIES))
         .context_types(CONTEXT_TYPES)
-        .persistence(StatePersistence(settings.persistence_path))
+        .persistence(state)
         .concurrent_updates(PerChatUpdateProcessor())  # chats side by side, each chat in order
         .get_updates_request(UpdatesRequest())
         .post_init(set_command_menus)

@@ -162,6 +162,8 @@ class Ops:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if application is not None and isinstance(application.persistence, StatePersistence):
+            await application.persistence.close()
         if self.analytics is not None:
             await self.analytics.close()
 
