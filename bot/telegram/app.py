@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -88,9 +89,14 @@ def build_application(
     install_log_redaction(secrets=settings.secrets)
     if not settings.telegram_bot_token:
         raise ValueError("build_application needs settings.telegram_bot_token")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the state then stays in memory (persistence.py says so on /healthz)
+        logger.error("cannot create the data folder %s: %s", settings.data_dir, exc)
     ref = engine if isinstance(engine, EngineRef) else EngineRef(engine)
     ops = Ops(settings, ref, analytics)
+    if analytics is not None and analytics.problem:
+        ops.health.note_problem("analytics-file", analytics.problem)
     state = StatePersistence(settings.persistence_path, settings.legacy_persistence_path)
     ops.health.watch("state", lambda: state.problem)  # damaged and set aside, or read-only
     builder = (
@@ -183,6 +189,16 @@ def configure_logging(level: str, secrets: tuple[str | None, ...] = ()) -> None:
     install_log_redaction(secrets=secrets)
 
 
+def open_analytics(settings: Settings) -> tuple[Analytics | None, str | None]:
+    """The analytics store, or None (and why) when the data folder cannot hold it: the bot
+    answers without it rather than not at all."""
+    try:
+        return Analytics.open(settings.data_dir), None
+    except (OSError, sqlite3.Error) as exc:
+        logger.error("analytics off: cannot open the database in %s: %s", settings.data_dir, exc)
+        return None, f"analytics off: {type(exc).__name__}: {exc}"
+
+
 def run(knowledge_dir: Path | str | None = None) -> int:
     """`python -m bot run`: check settings and knowledge, then poll (or serve the webhook) until stopped."""
     try:
@@ -205,8 +221,10 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         print(texts.KNOWLEDGE_INVALID.format(problems=exc), file=sys.stderr)
         return EXIT_BAD_KNOWLEDGE
     try:
-        analytics = Analytics.open(settings.data_dir)
+        analytics, problem = open_analytics(settings)
         app = build_application(settings, engine, analytics=analytics)
+        if problem:
+            app.ops.health.note_problem("analytics", problem)
         logger.info("starting in %s mode with %s", app.ops.health.mode, engine.kb.version)
         run_until_signalled(app, early)
     except (TelegramError, OSError, ValueError) as exc:  # bad token, Telegram unreachable, port taken

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from telegram.ext import ExtBot
 
+from bot.analytics import ANSWERED, DB_FILE, SALT_FILE, Analytics, read_events
 from bot.telegram.memory import REPLIES_KEY, REPLY_TTL_S, ChatData, UserData
 from bot.telegram.persistence import StatePersistence, read_state
 from tests.fakes.bot_api import DEFAULT_TOKEN
@@ -135,3 +136,16 @@ async def test_a_damaged_old_pickle_is_set_aside(tmp_path: Path) -> None:
     assert persistence.problem is not None and "damaged" in persistence.problem
     assert not legacy.exists() and list(tmp_path.glob("telegram-state.pickle.damaged-*"))
     await persistence.close()
+
+
+async def test_a_damaged_analytics_database_is_set_aside(tmp_path: Path) -> None:
+    """An analytics file that is no database: set aside, a new one started, the problem told."""
+    (tmp_path / DB_FILE).write_bytes(b"garbage, not SQLite" * 200)
+    (tmp_path / SALT_FILE).write_text("not hex at all")
+    store = Analytics.open(tmp_path)
+    assert store.problem is not None and "set aside" in store.problem and "salt" in store.problem
+    assert len(list(tmp_path.glob(f"{DB_FILE}.damaged-*"))) == 1
+    assert len(list(tmp_path.glob(f"{SALT_FILE}.damaged-*"))) == 1
+    await store.record(ANSWERED, entry_id="e", user_id=1)
+    await store.close()
+    assert [e.kind for e in read_events(tmp_path)] == [ANSWERED]
