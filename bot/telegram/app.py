@@ -19,7 +19,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -55,6 +54,7 @@ from .persistence import StatePersistence
 from .polling import UpdatesRequest
 from .private import PrivateChat
 from .processor import PerChatUpdateProcessor
+from .ratelimit import GroupRateLimiter
 from .tracing import note_outcome
 
 logger = logging.getLogger(__name__)
@@ -105,8 +105,8 @@ def build_application(
         .token(settings.telegram_bot_token)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate,
-                                     max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(GroupRateLimiter(overall_max_rate=settings.send_rate,
+                                       max_retries=RATE_LIMIT_RETRIES))
         .context_types(CONTEXT_TYPES)
         .persistence(state)
         .concurrent_updates(PerChatUpdateProcessor())  # chats side by side, each chat in order

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import sys
 import time
@@ -11,11 +10,16 @@ from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import BaseUpdateProcessor
+
+from ..engine import sensitive
 
 # Updates handled at the same time, each of a different chat (a chat's own updates are handled
 # one at a time, in order). Most of that time is spent waiting for Telegram's answers.
 MAX_CONCURRENT_UPDATES = 32
+GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+SETTINGS_COMMAND = "/settings"
 
 
 def turn_key(update: object) -> tuple[str, int] | None:
@@ -29,14 +33,37 @@ def turn_key(update: object) -> tuple[str, int] | None:
     return None
 
 
-class _Turns:
-    """The lock one chat's updates take in turn, and how many of them hold or wait for it."""
+def urgent(update: object) -> bool:
+    """Whether a group's update must not wait behind the answers queued in that group (Telegram
+    lets a group have 20 messages a minute): a button press, the bot's own membership changing,
+    /settings, a message holding a number to delete. It runs at once, beside the queue.
 
-    __slots__ = ("lock", "updates")
+    Private chats keep strict order (a press and a typed answer change the same dialogue), and
+    their queue is short.
+    """
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return False
+    if update.effective_chat.type not in GROUP_TYPES:
+        return False
+    if update.callback_query is not None or update.my_chat_member is not None:
+        return True
+    message = update.message or update.edited_message
+    if message is None:
+        return False
+    text = message.text or message.caption or ""
+    return text.startswith(SETTINGS_COMMAND) or bool(sensitive.find(text))
+
+
+class _Turns:
+    """The lock one chat's updates take in turn, how many of them hold or wait for it, and
+    those that wait."""
+
+    __slots__ = ("lock", "updates", "waiting")
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.updates = 0
+        self.waiting: list[object] = []
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -68,22 +95,35 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """How many chats (or users) have an update being handled or waiting right now."""
         return len(self._turns)
 
+    def waiting(self, chat_id: int) -> list[object]:
+        """The updates of a chat waiting for their turn, oldest first (not the one being handled)."""
+        turns = self._turns.get(("chat", chat_id))
+        return list(turns.waiting) if turns is not None else []
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Handle the update after the earlier ones of its chat, within the concurrency limit."""
+        """Handle the update after the earlier ones of its chat, within the concurrency limit
+        (an urgent one at once)."""
         self._arrived[id(update)] = time.perf_counter()
-        key = turn_key(update)
+        key = None if urgent(update) else turn_key(update)
         turns = None
         if key is not None:
             turns = self._turns.get(key)
             if turns is None:
                 turns = self._turns[key] = _Turns()
             turns.updates += 1
+            turns.waiting.append(update)
         try:
-            async with turns.lock if turns is not None else contextlib.nullcontext(), self._running:
+            if turns is None:  # urgent, or no chat to wait for
                 await coroutine
+            else:
+                async with turns.lock, self._running:
+                    turns.waiting.remove(update)
+                    await coroutine
         finally:
             self._arrived.pop(id(update), None)
             if key is not None and turns is not None:
+                if update in turns.waiting:
+                    turns.waiting.remove(update)
                 turns.updates -= 1
                 if not turns.updates:
                     del self._turns[key]

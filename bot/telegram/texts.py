@@ -68,6 +68,9 @@ SETTINGS_GROUP_ONLY = "群设置只能在群里用:把我拉进群后,由群管�
 RECENTLY_ANSWERED = "上面刚回答过这个问题,"
 SEE_EARLIER_ANSWER = "点这里查看"
 RECENTLY_ANSWERED_HERE = "上面刚回答过这个问题,就是这条 👆"
+# A burst of questions in one group (Telegram lets the bot post 20 messages a minute there).
+BUSY_NOTICE = "现在提问的人比较多,我会按顺序回答,相同的问题合并成一条回答,请稍等一会儿。"
+ALSO_ASKED = "({names} 也问了同样的问题,一并回答。)"
 ANONYMOUS_ADMIN = "群管理员"  # who an anonymous admin's post is from (Telegram says "Group")
 NUMBER_DELETED = (
     "⚠️ {name} 发的消息里有{what},为了安全,我已经把它删除了。"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import html
@@ -30,6 +31,7 @@ from ...engine.normalize import compact
 from .. import texts
 from ..memory import Context
 from ..private import DEEP_LINK
+from ..processor import PerChatUpdateProcessor
 from ..render import send_reply
 from ..surface import Surface
 from .members import MemberCache
@@ -47,6 +49,7 @@ from .rules import (
 
 logger = logging.getLogger(__name__)
 
+BUSY_AFTER = 5  # updates waiting in a group before it is told that answers are delayed
 WARNED_MEMORY = 1000  # group messages whose warned-about numbers are remembered (for edits)
 
 
@@ -66,6 +69,8 @@ class GroupChats(Surface):
         self.cooldown = cooldown
         self.members = members or MemberCache()
         self._warned: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._coalesced: dict[tuple[int, int], bool] = {}  # (chat, update id): answered already
+        self._told_busy: set[int] = set()  # groups told that answers are delayed, this burst
         self._warn_key = secrets.token_bytes(32)
 
     async def post(
@@ -85,12 +90,61 @@ class GroupChats(Surface):
 
     async def _answer(self, update: Update, context: Context, target: Message,
                       question: str) -> None:
-        """Answer a question put to the bot, quoting the message it is in."""
+        """Answer a question put to the bot, quoting the message it is in.
+
+        In a busy group the same question still waiting its turn is answered by this answer
+        (which names who asked it too), and the group is told once that answers are delayed.
+        """
         chat = target.chat
+        if self._coalesced.pop((chat.id, update.update_id), False):
+            logger.info("group %s: update %s was answered with an earlier one", chat.id,
+                        update.update_id)
+            return
         question = question[:MAX_QUESTION_CHARS]
+        waiting = self._waiting(context, chat.id)
+        await self._tell_if_busy(context, chat, waiting)
         reply, _ = self.conversation.answer(self.who(update), question)
+        same = self._same_question(context, chat.id, waiting, question)
+        if same:
+            names = "、".join(dict.fromkeys(sender_name(m) for _, m in same))
+            reply = dataclasses.replace(
+                reply, body=f"{reply.body}\n\n{texts.ALSO_ASKED.format(names=names)}")
+            for other, message in same:
+                self._coalesced[(chat.id, other.update_id)] = True
+                self.conversation.record_question(self.who(other), reply, message_text(message))
         asker = target.from_user.id if target.from_user else 0
         await self.post(context, chat, reply, target.message_id, asker, question)
+
+    @staticmethod
+    def _waiting(context: Context, chat_id: int) -> list[Update]:
+        processor = context.application.update_processor
+        if not isinstance(processor, PerChatUpdateProcessor):
+            return []
+        return [u for u in processor.waiting(chat_id) if isinstance(u, Update)]
+
+    async def _tell_if_busy(self, context: Context, chat: Chat, waiting: list[Update]) -> None:
+        """Say once per burst that answers are delayed; a burst ends when nothing waits."""
+        if not waiting:
+            self._told_busy.discard(chat.id)
+        elif len(waiting) >= BUSY_AFTER and chat.id not in self._told_busy:
+            self._told_busy.add(chat.id)
+            logger.info("group %s: %d updates waiting; telling the group", chat.id, len(waiting))
+            await context.bot.send_message(chat.id, html.escape(texts.BUSY_NOTICE))
+
+    def _same_question(self, context: Context, chat_id: int, waiting: list[Update],
+                       question: str) -> list[tuple[Update, Message]]:
+        """The waiting updates of the chat that put the same question to the bot."""
+        key = compact(question)
+        found: list[tuple[Update, Message]] = []
+        for other in waiting:
+            message = other.message
+            if message is None or (chat_id, other.update_id) in self._coalesced:
+                continue
+            asked = addressed(message, context.bot.username, context.bot.id)
+            if asked is not None and asked[1] is message and compact(
+                    asked[0][:MAX_QUESTION_CHARS]) == key:
+                found.append((other, message))
+        return found
 
     async def _say(self, context: Context, message: Message, text: str,
                    kind: ReplyKind = ReplyKind.MENU) -> None:
