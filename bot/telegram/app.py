@@ -48,6 +48,7 @@ from . import groups, texts
 from .errors import on_error
 from .gate import EDITS, GROUPS, NEW_MESSAGES, PRIVATE, screen
 from .inline import InlineAnswers
+from .journal import JOURNAL_FILE, UpdateJournal
 from .memory import CONTEXT_TYPES, AnyApplication
 from .ops import EarlyReload, Ops, OpsApplication, run_until_signalled
 from .persistence import StatePersistence
@@ -94,11 +95,14 @@ def build_application(
     except OSError as exc:  # the state then stays in memory (persistence.py says so on /healthz)
         logger.error("cannot create the data folder %s: %s", settings.data_dir, exc)
     ref = engine if isinstance(engine, EngineRef) else EngineRef(engine)
-    ops = Ops(settings, ref, analytics)
+    journal = UpdateJournal(settings.data_dir / JOURNAL_FILE)
+    ops = Ops(settings, ref, analytics, journal)
     if analytics is not None and analytics.problem:
         ops.health.note_problem("analytics-file", analytics.problem)
     state = StatePersistence(settings.persistence_path, settings.legacy_persistence_path)
     ops.health.watch("state", lambda: state.problem)  # damaged and set aside, or read-only
+    updates = UpdatesRequest()
+    updates.journal = journal  # polling: on disk before the next getUpdates confirms them
     builder = (
         Application.builder()
         .application_class(OpsApplication, {"ops": ops})
@@ -110,7 +114,7 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .persistence(state)
         .concurrent_updates(PerChatUpdateProcessor())  # chats side by side, each chat in order
-        .get_updates_request(UpdatesRequest())
+        .get_updates_request(updates)
         .post_init(set_command_menus)
         .post_shutdown(ops.close)
     )

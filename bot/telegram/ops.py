@@ -31,6 +31,7 @@ from ..engine import Engine, Reply, ReplyKind
 from ..settings import Settings
 from . import texts
 from .health import ERROR, Health
+from .journal import UpdateJournal
 from .memory import Context
 from .persistence import StatePersistence
 from .processor import PerChatUpdateProcessor
@@ -45,6 +46,10 @@ update_log = logging.getLogger("bot.updates")  # one line per update; filter or 
 # burst): then after at most this many (and by PTB's periodic write). Updates still queued when a
 # process is killed are lost with it either way (Telegram counts them as delivered).
 WRITE_DEFER_MAX = 16
+# SIGTERM: updates being handled get this long to finish; those waiting are left in the journal.
+# Docker and systemd kill after 10 s and 30 s; the rest of a shutdown takes well under a second.
+SHUTDOWN_GRACE_S = 5.0
+SHUTDOWN_POLL_S = 0.05
 POLL_TIMEOUT_S = 10  # seconds each getUpdates long poll waits for news (PTB's default)
 RELOAD_PROBLEMS_SHOWN = 10  # problem lines of a refused knowledge base shown in the admin's chat
 STOP_SIGNALS = ("SIGTERM", "SIGINT")  # graceful shutdown; SIGHUP reloads the knowledge base
@@ -67,14 +72,18 @@ class Reloaded:
 class Ops:
     """What operations need at run time: settings, the engine in service, health and analytics."""
 
-    def __init__(self, settings: Settings, ref: EngineRef, analytics: Analytics | None = None) -> None:
+    def __init__(self, settings: Settings, ref: EngineRef, analytics: Analytics | None = None,
+                 journal: UpdateJournal | None = None) -> None:
         self.settings = settings
+        self.journal = journal  # updates received and not yet handled, on disk
         self.ref = ref
         self.analytics = analytics
         self.health = Health(lambda: ref.engine, "webhook" if settings.webhook_url else "polling",
                              settings.health_token)
         if analytics is not None:  # analytics writes failing (e.g. disk full): /healthz "degraded"
             self.health.watch("analytics", lambda: analytics.failure)
+        if journal is not None:
+            self.health.watch("journal", lambda: journal.problem)
         self.root = ref.engine.kb.root  # reloads read the folder the bot was started with
         self.web: WebServer | None = None  # the HTTP server while serve() runs (webhook, /healthz)
         self._reload_lock = asyncio.Lock()
@@ -164,6 +173,8 @@ class Ops:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if application is not None and isinstance(application.persistence, StatePersistence):
             await application.persistence.close()
+        if self.journal is not None:
+            await self.journal.close()
         if self.analytics is not None:
             await self.analytics.close()
 
@@ -195,6 +206,8 @@ class OpsApplication(Application):  # type: ignore[type-arg]
         token = current.set(trace)
         try:
             await super().process_update(update)
+            if self.ops.journal is not None and isinstance(update, Update):
+                await self.ops.journal.done(update.update_id)  # handled: not replayed after a crash
             self._unwritten += 1
             if not self.busy() or self._unwritten >= WRITE_DEFER_MAX:
                 await self.write_state()
@@ -247,8 +260,8 @@ def web_server(application: OpsApplication) -> WebServer | None:
     ops, settings = application.ops, application.ops.settings
     if settings.webhook_url:
         assert settings.webhook_secret, "webhook mode needs WEBHOOK_SECRET"
-        return WebServer(ops.health, Webhook(application, settings.webhook_secret, ops.health),
-                         settings.webhook_route)
+        return WebServer(ops.health, Webhook(application, settings.webhook_secret, ops.health,
+                                             ops.journal), settings.webhook_route)
     return WebServer(ops.health) if settings.health_port else None
 
 
@@ -268,6 +281,7 @@ async def serve(
         registered if webhook else updater.running)
     async with application:  # initialize(); shutdown() at the end, which writes the state
         try:
+            await replay(application)
             if application.post_init is not None:
                 await application.post_init(application)
             await ops.set_admin_menus(application)
@@ -296,12 +310,58 @@ async def serve(
             if updater.running:
                 await updater.stop()
             if application.running:
-                await application.stop()  # handles what is queued, then writes the state
+                await leave_backlog(application)
+                await application.stop()  # handles what is left in the queue, writes the state
                 if application.post_stop is not None:
                     await application.post_stop(application)
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
     logger.info("stopped")
+
+
+async def replay(application: OpsApplication) -> int:
+    """Queue the updates a crash or a shutdown left unhandled (in the journal), before new ones."""
+    journal = application.ops.journal
+    if journal is None:
+        return 0
+    pending = await asyncio.to_thread(journal.open)
+    for item in pending:
+        try:
+            update = Update.de_json(item, application.bot)
+        except Exception as exc:  # noqa: BLE001 - one broken entry must not stop the start
+            logger.error("update journal: cannot replay update %s: %s", item.get("update_id"), exc)
+            continue
+        await application.update_queue.put(update)
+    if pending:
+        journal.replayed = len(pending)
+        logger.info("handling %d update(s) received before the restart and not yet handled",
+                    len(pending))
+    return len(pending)
+
+
+async def leave_backlog(application: OpsApplication, grace: float = SHUTDOWN_GRACE_S) -> None:
+    """Stop within seconds whatever the backlog: updates still waiting for their chat's turn are
+    left in the journal for the next start; those being handled get `grace` seconds to finish.
+    Without a journal every queued update is handled first, as before (nothing would keep it)."""
+    processor = application.update_processor
+    journal = application.ops.journal
+    if not isinstance(processor, PerChatUpdateProcessor) or journal is None or not journal.on:
+        return
+    running, waiting = processor.in_flight
+    left = processor.abandon()
+    if left:
+        logger.info("shutting down: %d update(s) left for the next start; finishing %d",
+                    left, running)
+    try:
+        async with asyncio.timeout(grace):
+            while processor.in_flight != (0, 0) or not application.update_queue.empty():
+                if not application.update_queue.empty():  # fetched after the count: leave them too
+                    processor.abandon()
+                await asyncio.sleep(SHUTDOWN_POLL_S)
+    except TimeoutError:
+        cut = processor.abandon(started=True)
+        logger.warning("shutting down: %d update(s) still being handled after %.0f s were "
+                       "stopped; they are handled again after the restart", cut, grace)
 
 
 def install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,

@@ -85,6 +85,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._running = asyncio.Semaphore(max_running)
         self._turns: dict[tuple[str, int], _Turns] = {}
         self._arrived: dict[int, float] = {}  # id(update): when it was handed over (perf_counter)
+        self._tasks: dict[int, tuple[asyncio.Task[Any], bool]] = {}  # id(update): task, started
 
     def arrival(self, update: object) -> float | None:
         """When an update being handled was handed over, before it waited for its turn."""
@@ -104,6 +105,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Handle the update after the earlier ones of its chat, within the concurrency limit
         (an urgent one at once)."""
         self._arrived[id(update)] = time.perf_counter()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks[id(update)] = (task, False)
         key = None if urgent(update) else turn_key(update)
         turns = None
         if key is not None:
@@ -114,13 +118,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             turns.waiting.append(update)
         try:
             if turns is None:  # urgent, or no chat to wait for
+                self._started(update)
                 await coroutine
             else:
                 async with turns.lock, self._running:
                     turns.waiting.remove(update)
+                    self._started(update)
                     await coroutine
         finally:
             self._arrived.pop(id(update), None)
+            self._tasks.pop(id(update), None)
             if key is not None and turns is not None:
                 if update in turns.waiting:
                     turns.waiting.remove(update)
@@ -130,6 +137,28 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if inspect.iscoroutine(coroutine) and (
                     inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED):
                 coroutine.close()  # cancelled (at shutdown) before its turn came
+
+    def _started(self, update: object) -> None:
+        held = self._tasks.get(id(update))
+        if held is not None:
+            self._tasks[id(update)] = (held[0], True)
+
+    @property
+    def in_flight(self) -> tuple[int, int]:
+        """(updates being handled, updates waiting for their chat's turn)."""
+        started = sum(1 for _, began in self._tasks.values() if began)
+        return started, len(self._tasks) - started
+
+    def abandon(self, started: bool = False) -> int:
+        """Cancel the updates still waiting for their turn (with `started`, those being handled
+        too): for a shutdown that must not wait for a group's backlog (the update journal keeps
+        them for the next start). Returns how many were cancelled."""
+        cancelled = 0
+        for task, began in list(self._tasks.values()):
+            if (started or not began) and not task.done():
+                task.cancel()
+                cancelled += 1
+        return cancelled
 
     async def initialize(self) -> None:
         """Nothing to set up."""

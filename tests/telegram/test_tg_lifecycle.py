@@ -18,9 +18,10 @@ from bot.analytics import DB_FILE
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.telegram.app import EXIT_OK
+from bot.telegram.processor import MAX_CONCURRENT_UPDATES
 from tests.fakes.bot_api import FakeBotApi
 
-from .conftest import STEP_TIMEOUT, Person
+from .conftest import STEP_TIMEOUT, Person, wait_until
 from .ops_helpers import (
     PROCESS_START_TIMEOUT,
     bot_env,
@@ -28,9 +29,10 @@ from .ops_helpers import (
     free_port,
     get_json,
     health_url,
+    post,
     wait_exit,
 )
-from .test_tg_process import wait_ready
+from .test_tg_process import SECRET, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]  # subprocesses running the bot
 
@@ -131,3 +133,79 @@ async def test_a_read_only_data_folder_does_not_stop_the_start(
     assert report["status"] == "degraded"
     assert {"state", "analytics"} <= set(report["problems"])
     assert list(read_only_data.iterdir()) == []
+
+
+# ----- shutdown and crashes lose nothing -----
+
+BACKLOG = 30  # distinct questions in one group: Telegram's 20 a minute leaves a backlog
+SHUTDOWN_LIMIT_S = 10.0  # Docker kills 10 s after SIGTERM (systemd here after 30 s)
+CRASH_BURST = 60  # updates acknowledged by the webhook just before a kill -9
+
+
+def answered_ids(api: FakeBotApi, chat_id: int) -> list[int]:
+    """The ids of the messages the bot's answers in a chat quote, in order sent."""
+    return [m["reply_to_message"]["message_id"] for m in api.sent_messages(chat_id)
+            if "reply_to_message" in m]
+
+
+async def test_sigterm_with_a_group_backlog_stops_fast_and_loses_nothing(
+    api: FakeBotApi, settings: Settings, tmp_path: Path, engine: Engine,
+) -> None:
+    """Thirty questions in a group at Telegram's real limit: SIGTERM stops the bot within 10 s;
+    what it had not answered is answered after the restart, each question once."""
+    port = free_port()
+    env = bot_env(settings, HEALTH_PORT=str(port), WEBHOOK_LISTEN="127.0.0.1")
+    log = tmp_path / "bot.log"
+    group = api.group_chat(-1001234567890, "社保交流群", type="supergroup")
+    people = [api.user(5001 + i, f"群友{i}") for i in range(3)]
+    with bot_process(tmp_path, env) as process:
+        await wait_ready(port, process, log)
+        asked = [await api.send_text(group, people[i % 3], f"/ask {QUESTION} 第{i}个")
+                 for i in range(BACKLOG)]
+        await wait_until(lambda: len(answered_ids(api, group["id"])) >= 10, "the first answers",
+                         api, timeout=3 * STEP_TIMEOUT)
+        await wait_until(lambda: not api.pending_updates, "every question to be fetched", api)
+        process.send_signal(signal.SIGTERM)
+        assert await wait_exit(process, timeout=SHUTDOWN_LIMIT_S) == EXIT_OK, log.read_text()
+    before = len(answered_ids(api, group["id"]))
+    assert before < BACKLOG, "nothing was left to answer: no test"
+    with bot_process(tmp_path, env) as process:
+        await wait_ready(port, process, log)
+        await wait_until(lambda: len(answered_ids(api, group["id"])) >= BACKLOG,
+                         "the rest to be answered after the restart", api, timeout=3 * STEP_TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        assert await wait_exit(process, timeout=SHUTDOWN_LIMIT_S) == EXIT_OK
+    assert sorted(answered_ids(api, group["id"])) == sorted(m["message_id"] for m in asked)
+    assert "left for the next start" in log.read_text()
+
+
+async def test_kill_9_in_webhook_mode_loses_no_acknowledged_update(
+    api: FakeBotApi, settings: Settings, tmp_path: Path,
+) -> None:
+    """Sixty updates acknowledged with HTTP 200, then kill -9: after the restart every one of
+    them is answered (one being handled at the kill may be answered twice)."""
+    port = free_port()
+    env = bot_env(settings, WEBHOOK_URL="https://bot.example.org/telegram", WEBHOOK_SECRET=SECRET,
+                  WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port))
+    log = tmp_path / "bot.log"
+    people = [Person(api, f"用户{i}") for i in range(CRASH_BURST)]
+    for who in people:
+        await api.send_text(who.chat, who.user, QUESTION)
+    url = f"http://127.0.0.1:{port}/telegram"
+    with bot_process(tmp_path, env) as process:
+        await wait_ready(port, process, log)
+        statuses = await asyncio.gather(*(post(url, u, SECRET) for u in api.injected_updates))
+        assert statuses == [200] * CRASH_BURST
+        process.send_signal(signal.SIGKILL)
+        assert await wait_exit(process) == -signal.SIGKILL
+    answered_before = sum(1 for p in people if p.sent())
+    with bot_process(tmp_path, env) as process:
+        await wait_ready(port, process, log)
+        await wait_until(lambda: all(p.sent() for p in people), "every update to be answered",
+                         api, timeout=3 * STEP_TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        assert await wait_exit(process) == EXIT_OK
+    twice = sum(1 for p in people if len(p.sent()) > 1)
+    print(f"kill -9 after {CRASH_BURST} acknowledged: {answered_before} answered before, "
+          f"all answered after the restart, {twice} twice")
+    assert twice <= MAX_CONCURRENT_UPDATES
