@@ -3,9 +3,10 @@
 - Ops holds what operations need at run time: settings, the engine in service (a reload, by
   /reload or SIGHUP, swaps it in one assignment), health counters and analytics.
 - OpsApplication times every update and logs one line for it (update id, type, chat type,
-  outcome, latency), counts it for /healthz, and writes the bot's state right after it, so that a
-  kill -9 loses at most the updates in flight (in a burst: the updates not yet written, at most
-  WRITE_DEFER_MAX, besides those still queued or in flight).
+  outcome, latency including time queued), counts it for /healthz, writes the rows of the bot's
+  state it changed, and only then crosses it off the update journal: a kill -9 loses no update
+  Telegram was told had arrived (one being handled at the kill is handled again after the
+  restart).
 - serve() runs the Application as PTB's custom-webhook example does: `async with application`,
   start, and a small aiohttp server beside it (the webhook and /healthz) until asked to stop.
 """
@@ -42,10 +43,6 @@ from .webserver import Webhook, WebServer
 logger = logging.getLogger(__name__)
 update_log = logging.getLogger("bot.updates")  # one line per update; filter or route it by name
 
-# The state is written after every update, except while other updates are queued or in flight (a
-# burst): then after at most this many (and by PTB's periodic write). Updates still queued when a
-# process is killed are lost with it either way (Telegram counts them as delivered).
-WRITE_DEFER_MAX = 16
 # SIGTERM: updates being handled get this long to finish; those waiting are left in the journal.
 # Docker and systemd kill after 10 s and 30 s; the rest of a shutdown takes well under a second.
 SHUTDOWN_GRACE_S = 5.0
@@ -196,7 +193,6 @@ class OpsApplication(Application):  # type: ignore[type-arg]
     def __init__(self, *, ops: Ops, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ops = ops
-        self._unwritten = 0  # updates handled since the state was last written
 
     async def process_update(self, update: object) -> None:
         """Handle one update, write the state it changed, then count and log it."""
@@ -206,21 +202,17 @@ class OpsApplication(Application):  # type: ignore[type-arg]
         token = current.set(trace)
         try:
             await super().process_update(update)
+            # The rows it changed (one transaction for all updates finishing meanwhile), then off
+            # the journal: a crash in between means handling it again, never losing it.
+            await self.write_state()
             if self.ops.journal is not None and isinstance(update, Update):
-                await self.ops.journal.done(update.update_id)  # handled: not replayed after a crash
-            self._unwritten += 1
-            if not self.busy() or self._unwritten >= WRITE_DEFER_MAX:
-                await self.write_state()
+                await self.ops.journal.done(update.update_id)
         except BaseException:
             trace.outcome = ERROR
             raise
         finally:
             current.reset(token)
             self.ops.finish(trace)
-
-    def busy(self) -> bool:
-        """Whether updates besides the one finishing are queued, being handled or waiting their turn."""
-        return not self.update_queue.empty() or self.update_processor.current_concurrent_updates > 1
 
     async def process_error(
         self, update: object | None, error: Exception, job: Any = None, coroutine: Any = None
@@ -248,7 +240,6 @@ class OpsApplication(Application):  # type: ignore[type-arg]
 
     async def write_state(self) -> None:
         """Write what the updates handled so far changed to disk now."""
-        self._unwritten = 0
         await self.update_persistence()
 
 

@@ -233,7 +233,8 @@ async def test_the_update_log_counts_time_queued(
     group = Group(api, "supergroup")
     for i in range(3):
         await api.send_text(group.chat, users["asker"], f"/ask {SURE} {i}")
-    await wait_until(lambda: len(group.sent()) >= 3, "three answers", api)
+    await wait_until(lambda: len([r for r in caplog.records if r.name == "bot.updates"]) >= 3,
+                     "three update log lines", api)
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.updates"]
     found = [re.search(r"latency_ms=([\d.]+) queued_ms=([\d.]+)", line) for line in lines]
     assert len(found) >= 3 and all(found)
