@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_FILE = "telegram-updates.sqlite3"
 KEEP_DONE = 2_000  # handled update ids kept to recognise one Telegram sends again
-PRUNE_EVERY = 500  # handled updates between two prunings
+PRUNE_EVERY = 500
+RECENT_IDS = 10_000  # ids written by this process, remembered to tell PTB's retries from repeats  # handled updates between two prunings
 BUSY_TIMEOUT_S = 10.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -55,7 +57,10 @@ class UpdateJournal:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._done_since_prune = 0
         self._closed = False
-        self.known_before = -1  # the newest update id in the file when it was opened
+        self.failures = 0  # writes that failed (those updates are not on disk)
+        # Ids first written by this process (a batch PTB asks for again is no repeat).
+        self._this_run: deque[int] = deque()
+        self._this_run_ids: set[int] = set()
 
     # ----- opening (at start, before the event loop serves) -----
 
@@ -90,8 +95,6 @@ class UpdateJournal:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # survives a kill; a power cut may lose the last
         conn.executescript(SCHEMA)
-        newest = conn.execute("SELECT MAX(update_id) FROM updates").fetchone()[0]
-        self.known_before = int(newest) if newest is not None else -1
         pending: list[JsonDict] = []
         for update_id, body in conn.execute(
                 "SELECT update_id, body FROM updates WHERE done = 0 ORDER BY update_id"):
@@ -114,7 +117,7 @@ class UpdateJournal:
         was received before, so it must not be handled again).
 
         With `again_in_this_run` (polling: PTB asks for a batch again when it could not parse
-        it, and has handled none of it) only updates from before this start count as received.
+        it, and has handled none of it) an update first written by this process counts as new.
         """
         if not self.on or not items:
             return [True] * len(items)
@@ -125,6 +128,7 @@ class UpdateJournal:
         except (sqlite3.Error, RuntimeError) as exc:  # e.g. disk full: answer anyway, say so
             logger.error("update journal: cannot write %d update(s): %s", len(rows), exc)
             self.problem = f"update journal writes failing: {type(exc).__name__}: {exc}"
+            self.failures += 1
             return [True] * len(items)
         self.added += sum(fresh)
         return fresh
@@ -141,10 +145,13 @@ class UpdateJournal:
                 cursor = self._conn.execute(
                     "INSERT OR IGNORE INTO updates (update_id, body, received) VALUES (?, ?, ?)",
                     (update_id, body, now))
-                if again_in_this_run:
-                    fresh.append(update_id > self.known_before)
-                else:
-                    fresh.append(cursor.rowcount == 1)
+                new = cursor.rowcount == 1
+                if new:
+                    self._this_run.append(update_id)
+                    self._this_run_ids.add(update_id)
+                    while len(self._this_run) > RECENT_IDS:
+                        self._this_run_ids.discard(self._this_run.popleft())
+                fresh.append(new or (again_in_this_run and update_id in self._this_run_ids))
         return fresh
 
     async def done(self, update_id: int) -> None:

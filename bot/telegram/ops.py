@@ -336,7 +336,8 @@ async def leave_backlog(application: OpsApplication, grace: float = SHUTDOWN_GRA
     Without a journal every queued update is handled first, as before (nothing would keep it)."""
     processor = application.update_processor
     journal = application.ops.journal
-    if not isinstance(processor, PerChatUpdateProcessor) or journal is None or not journal.on:
+    if (not isinstance(processor, PerChatUpdateProcessor) or journal is None or not journal.on
+            or journal.failures):  # some updates may be only in memory: handle them all
         return
     running, waiting = processor.in_flight
     left = processor.abandon()

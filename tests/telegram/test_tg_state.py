@@ -3,6 +3,7 @@ expired and numbers redacted, the old pickle taken over, damage set aside."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import sqlite3
 import time
@@ -12,6 +13,7 @@ import pytest
 from telegram.ext import ExtBot
 
 from bot.analytics import ANSWERED, DB_FILE, SALT_FILE, Analytics, read_events
+from bot.telegram.journal import JOURNAL_FILE, UpdateJournal
 from bot.telegram.memory import REPLIES_KEY, REPLY_TTL_S, ChatData, UserData
 from bot.telegram.persistence import StatePersistence, read_state
 from tests.fakes.bot_api import DEFAULT_TOKEN
@@ -149,3 +151,34 @@ async def test_a_damaged_analytics_database_is_set_aside(tmp_path: Path) -> None
     await store.record(ANSWERED, entry_id="e", user_id=1)
     await store.close()
     assert [e.kind for e in read_events(tmp_path)] == [ANSWERED]
+
+
+async def test_the_update_journal_keeps_what_is_not_yet_handled(tmp_path: Path) -> None:
+    """Written before acknowledging, crossed off once handled; what is left comes back at the next
+    start; an update received again is recognised (a batch PTB asks for again is not)."""
+    path = tmp_path / JOURNAL_FILE
+    first = UpdateJournal(path)
+    assert await asyncio.to_thread(first.open) == []
+    updates = [{"update_id": i, "message": {"text": f"问题{i}"}} for i in (10, 11, 12)]
+    assert await first.add(updates) == [True, True, True]
+    assert await first.add(updates[:1]) == [False]  # Telegram sending it again
+    assert await first.add(updates[:1], again_in_this_run=True) == [True]  # PTB's retry
+    await first.done(10)
+    await first.close()  # as a kill would leave it: 11 and 12 not handled
+
+    second = UpdateJournal(path)
+    assert await asyncio.to_thread(second.open) == updates[1:]
+    assert await second.add(updates, again_in_this_run=True) == [False, False, False]
+    await second.close()
+
+
+async def test_a_damaged_journal_is_set_aside(tmp_path: Path) -> None:
+    """A journal that is no database: set aside, a new one used, the problem told."""
+    path = tmp_path / JOURNAL_FILE
+    path.write_bytes(b"garbage" * 300)
+    journal = UpdateJournal(path)
+    assert await asyncio.to_thread(journal.open) == []
+    assert journal.on and journal.problem is not None and "set aside" in journal.problem
+    assert await journal.add([{"update_id": 1}]) == [True]
+    await journal.close()
+    assert list(tmp_path.glob(f"{JOURNAL_FILE}.damaged-*"))
