@@ -1,4 +1,5 @@
-"""Updates of different chats handled side by side, each chat's updates one at a time, in order."""
+"""Updates of different chats handled side by side, each chat's updates one at a time, in order
+(a group's urgent ones at once)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     enforces before this is left unbounded on purpose: an update waiting for its chat's turn must
     not hold a slot another chat's update could use, or a burst in one group would stall the rest.
     A chat's lock exists only while one of its updates is being handled or waiting.
+
+    A group's urgent update (see urgent(): a press, a posted number…) does not wait for its turn.
+    The updates waiting are visible (waiting(): same questions are answered together) and can be
+    abandoned at a shutdown (abandon(): the update journal keeps them for the next start).
     """
 
     def __init__(self, max_running: int = MAX_CONCURRENT_UPDATES) -> None:
