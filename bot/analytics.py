@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TypedDict, Unpack
 
+from .damaged import set_aside
 from .engine.reply import Reply, ReplyKind
 from .engine.sensitive import redact
 
@@ -124,6 +125,14 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _create(path: Path) -> None:
+    conn = _connect(path)
+    try:
+        conn.executescript(SCHEMA)
+    finally:
+        conn.close()
+
+
 def _load_salt(data_dir: Path) -> bytes:
     """The install's salt, created (readable by the owner only) the first time."""
     path = data_dir / SALT_FILE
@@ -156,19 +165,37 @@ class Analytics:
         # queue full), None once a write succeeds again; /healthz reports it as degraded.
         self.failure: str | None = None
         self.dropped = 0  # events lost since start
+        self.problem: str | None = None  # what open() found damaged and set aside
 
     @classmethod
     def open(cls, data_dir: Path | str) -> Analytics:
-        """Create or open the store in `data_dir` (schema, WAL mode, salt); no event loop needed."""
+        """Create or open the store in `data_dir` (schema, WAL mode, salt); no event loop needed.
+
+        A file that is no database (or a salt that is no salt) is set aside under a timestamped
+        name and a new one started; `problem` says so. A folder that cannot be written raises
+        OSError or sqlite3.OperationalError.
+        """
         root = Path(data_dir)
         root.mkdir(parents=True, exist_ok=True)
         path = root / DB_FILE
-        conn = _connect(path)
+        problems: list[str] = []
         try:
-            conn.executescript(SCHEMA)
-        finally:
-            conn.close()
-        return cls(path, _load_salt(root))
+            _create(path)
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:  # not a database, or its header is damaged
+            aside = set_aside(path, str(exc), sqlite=True)
+            problems.append(f"analytics database was damaged ({exc}): set aside as {aside.name}")
+            _create(path)
+        try:
+            salt = _load_salt(root)
+        except (ValueError, UnicodeDecodeError) as exc:
+            aside = set_aside(root / SALT_FILE, str(exc))
+            problems.append(f"analytics salt was damaged: set aside as {aside.name}")
+            salt = _load_salt(root)
+        analytics = cls(path, salt)
+        analytics.problem = "; ".join(problems) or None
+        return analytics
 
     def anonymise(self, user_id: int | None) -> str | None:
         """HMAC-SHA256 of a user id with the install's salt: the only form a user id is stored in."""

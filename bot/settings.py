@@ -24,7 +24,8 @@ HEALTH_TOKEN_RE = re.compile(r"[A-Za-z0-9_.~-]{16,256}")  # HEALTH_TOKEN: long e
 WEBHOOK_SCHEMES = ("https", "http")  # Telegram itself only posts to https; http is for tests
 DEFAULT_GROUP_COOLDOWN = 10 * 60.0  # seconds before a group is auto-answered the same entry again
 DEFAULT_SEND_RATE = 30.0  # messages per second the bot sends at most: Telegram's limit per bot
-PERSISTENCE_FILE = "telegram-state.pickle"
+PERSISTENCE_FILE = "telegram-state.sqlite3"
+LEGACY_PERSISTENCE_FILE = "telegram-state.pickle"  # what older versions wrote; taken over
 BOT_PATH = "/bot"  # a Bot API server serves <base>/bot<token>/<method>
 FILE_PATH = "/file/bot"
 
@@ -193,3 +194,8 @@ class Settings:
     def persistence_path(self) -> Path:
         """Where the Telegram layer keeps dialogue state and user data between restarts."""
         return self.data_dir / PERSISTENCE_FILE
+
+    @property
+    def legacy_persistence_path(self) -> Path:
+        """The pickle state file of older versions, taken over (then renamed) on first start."""
+        return self.data_dir / LEGACY_PERSISTENCE_FILE

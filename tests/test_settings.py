@@ -16,7 +16,8 @@ def test_defaults_without_anything(tmp_path: Path) -> None:
     assert settings.data_dir == Path("data")
     assert settings.log_level == "INFO"
     assert settings.dialogue_timeout == DEFAULT_DIALOGUE_TIMEOUT == 900
-    assert settings.persistence_path == Path("data") / "telegram-state.pickle"
+    assert settings.persistence_path == Path("data") / "telegram-state.sqlite3"
+    assert settings.legacy_persistence_path == Path("data") / "telegram-state.pickle"
     assert settings.admin_ids == frozenset() and settings.webhook_url is None
 
 

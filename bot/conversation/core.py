@@ -321,20 +321,23 @@ class Conversation:
             case ShowEntry(entry_id) if entry_id in self.engine.kb.entries:
                 self.chose_suggestion(who, entry_id, pressed, memory)
                 return [Out(self.engine.entry_reply(entry_id))]
-            case ShowTopic(category):
-                topic = self.engine.topic(category) if category else None
-                return [Out(topic or self.engine.topics(), Show.IN_PLACE)]
+            case ShowTopic(None):
+                return [Out(self.engine.topics(), Show.IN_PLACE)]
+            case ShowTopic(str() as category) if (topic := self.engine.topic(category)) is not None:
+                return [Out(topic, Show.IN_PLACE)]  # an unknown topic falls through: a toast
             case StartFlow(flow_id):
                 return self.start_flow(user, flow_id)
             case NoneOfThese():
-                self.give_feedback(who, EventKind.NONE_OF_THESE, None, pressed.message_id, memory)
+                if not self.give_feedback(who, EventKind.NONE_OF_THESE, None, pressed.message_id,
+                                          memory):  # pressed again: the pointer was sent once
+                    return [Out(notice(msg.FEEDBACK_ALREADY), Show.TOAST)]
                 return [Out(self.engine.none_of_these())]
             case Vote(up, entry_id) if entry_id in self.engine.kb.entries:
                 kind = EventKind.FEEDBACK_UP if up else EventKind.FEEDBACK_DOWN
                 new = self.give_feedback(who, kind, entry_id, pressed.message_id, memory)
                 thanks = notice(msg.FEEDBACK_THANKS if new else msg.FEEDBACK_ALREADY)
                 return [Out(thanks, Show.TOAST), Out(thanks, Show.DROP_VOTES)]
-            case AutoAnswer() | ShowEntry() | Vote() | None:
+            case AutoAnswer() | ShowEntry() | ShowTopic() | Vote() | None:
                 pass
         text = msg.FLOW_ENDED if is_dialogue(pressed.data) else msg.BUTTON_EXPIRED
         return [Out(notice(text), Show.TOAST)]

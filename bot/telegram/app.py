@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +19,9 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     InlineQueryHandler,
@@ -48,12 +49,14 @@ from . import groups, texts
 from .errors import on_error
 from .gate import EDITS, GROUPS, NEW_MESSAGES, PRIVATE, screen
 from .inline import InlineAnswers
+from .journal import JOURNAL_FILE, UpdateJournal
 from .memory import CONTEXT_TYPES, AnyApplication
-from .ops import Ops, OpsApplication, run_until_signalled
+from .ops import EarlyReload, Ops, OpsApplication, run_until_signalled
 from .persistence import StatePersistence
 from .polling import UpdatesRequest
 from .private import PrivateChat
 from .processor import PerChatUpdateProcessor
+from .ratelimit import GroupRateLimiter
 from .tracing import note_outcome
 
 logger = logging.getLogger(__name__)
@@ -88,21 +91,31 @@ def build_application(
     install_log_redaction(secrets=settings.secrets)
     if not settings.telegram_bot_token:
         raise ValueError("build_application needs settings.telegram_bot_token")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the state then stays in memory (persistence.py says so on /healthz)
+        logger.error("cannot create the data folder %s: %s", settings.data_dir, exc)
     ref = engine if isinstance(engine, EngineRef) else EngineRef(engine)
-    ops = Ops(settings, ref, analytics)
+    journal = UpdateJournal(settings.data_dir / JOURNAL_FILE)
+    ops = Ops(settings, ref, analytics, journal)
+    if analytics is not None and analytics.problem:
+        ops.health.note_problem("analytics-file", analytics.problem)
+    state = StatePersistence(settings.persistence_path, settings.legacy_persistence_path)
+    ops.health.watch("state", lambda: state.problem)  # damaged and set aside, or read-only
+    updates = UpdatesRequest()
+    updates.journal = journal  # polling: on disk before the next getUpdates confirms them
     builder = (
         Application.builder()
         .application_class(OpsApplication, {"ops": ops})
         .token(settings.telegram_bot_token)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate,
-                                     max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(GroupRateLimiter(overall_max_rate=settings.send_rate,
+                                       max_retries=RATE_LIMIT_RETRIES))
         .context_types(CONTEXT_TYPES)
-        .persistence(StatePersistence(settings.persistence_path))
+        .persistence(state)
         .concurrent_updates(PerChatUpdateProcessor())  # chats side by side, each chat in order
-        .get_updates_request(UpdatesRequest())
+        .get_updates_request(updates)
         .post_init(set_command_menus)
         .post_shutdown(ops.close)
     )
@@ -125,6 +138,13 @@ def build_application(
     # Group -1: drop channel posts, updates without a user or (inline queries aside) a chat, and
     # kinds we do not handle.
     app.add_handler(TypeHandler(Update, screen), group=SCREEN_GROUP)
+    # Before it: numbers posted "as a channel" in a group are screened, then the update stops.
+    app.add_handler(MessageHandler((NEW_MESSAGES | EDITS) & GROUPS & groups.AS_CHANNEL
+                                   & groups.SENSITIVE, group_chats.sensitive_as_channel),
+                    group=SCREEN_GROUP - 1)
+    #    and the bot's own membership (added, promoted) is taken in at once.
+    app.add_handler(ChatMemberHandler(group_chats.my_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+                    group=SCREEN_GROUP - 1)
 
     # Note: order matters! Within group 0 the first handler that accepts an update takes it.
     # 1. Group chats (groups.py). A posted number comes first: warned about, deleted where the
@@ -134,6 +154,7 @@ def build_application(
     app.add_handler(MessageHandler(EDITS & GROUPS & groups.SENSITIVE, group_chats.sensitive_edit))
     app.add_handler(MessageHandler(groups.MIGRATION, group_chats.migrate))
     app.add_handler(CommandHandler("ask", group_chats.ask, filters=in_groups))
+    app.add_handler(MessageHandler(in_groups & groups.CAPTION_ASK, group_chats.ask))
     app.add_handler(CommandHandler("settings", group_chats.settings, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("bind", group_chats.bind, filters=in_groups))
     app.add_handler(CommandHandler(("topics", "faq"), group_chats.topics, filters=in_groups))
@@ -146,7 +167,8 @@ def build_application(
     app.add_handler(groups.GroupButtons(presses.open_private, pattern=button(StartFlow)))
     app.add_handler(groups.GroupButtons(presses.toggle, pattern=button(AutoAnswer)))
     #    Text: answered when it mentions or replies to the bot, or (if turned on) auto-answered.
-    app.add_handler(MessageHandler(in_groups & filters.TEXT & ~filters.COMMAND, group_chats.text))
+    app.add_handler(MessageHandler(in_groups & ((filters.TEXT & ~filters.COMMAND) | filters.CAPTION),
+                                   group_chats.text))
     # 2. Inline queries (inline.py), typed in any chat.
     app.add_handler(InlineQueryHandler(InlineAnswers(conversation).answer))
     # 3. Private chats (private.py): everything goes to the conversation core.
@@ -155,6 +177,7 @@ def build_application(
     private_messages = NEW_MESSAGES & PRIVATE
     app.add_handler(MessageHandler(private_messages & filters.COMMAND, private.command))
     app.add_handler(MessageHandler(private_messages & text, private.text))
+    app.add_handler(MessageHandler(private_messages & filters.CAPTION, private.caption))
     app.add_handler(MessageHandler(EDITS & PRIVATE & text, private.edited))
     app.add_handler(MessageHandler(private_messages & ~filters.TEXT, private.not_text))
     app.add_handler(CallbackQueryHandler(private.press))
@@ -171,6 +194,16 @@ def configure_logging(level: str, secrets: tuple[str | None, ...] = ()) -> None:
     install_log_redaction(secrets=secrets)
 
 
+def open_analytics(settings: Settings) -> tuple[Analytics | None, str | None]:
+    """The analytics store, or None (and why) when the data folder cannot hold it: the bot
+    answers without it rather than not at all."""
+    try:
+        return Analytics.open(settings.data_dir), None
+    except (OSError, sqlite3.Error) as exc:
+        logger.error("analytics off: cannot open the database in %s: %s", settings.data_dir, exc)
+        return None, f"analytics off: {type(exc).__name__}: {exc}"
+
+
 def run(knowledge_dir: Path | str | None = None) -> int:
     """`python -m bot run`: check settings and knowledge, then poll (or serve the webhook) until stopped."""
     try:
@@ -185,16 +218,20 @@ def run(knowledge_dir: Path | str | None = None) -> int:
         print(texts.WEBHOOK_SECRET_MISSING, file=sys.stderr)
         return EXIT_BAD_SETTINGS
     configure_logging(settings.log_level, settings.secrets)
+    early = EarlyReload().install()  # a SIGHUP from here on is a reload, never a silent exit
+    logger.info("loading the knowledge base")
     try:
         engine = load_engine(knowledge_dir)  # from the cache when built before
     except KnowledgeError as exc:
         print(texts.KNOWLEDGE_INVALID.format(problems=exc), file=sys.stderr)
         return EXIT_BAD_KNOWLEDGE
     try:
-        analytics = Analytics.open(settings.data_dir)
+        analytics, problem = open_analytics(settings)
         app = build_application(settings, engine, analytics=analytics)
+        if problem:
+            app.ops.health.note_problem("analytics", problem)
         logger.info("starting in %s mode with %s", app.ops.health.mode, engine.kb.version)
-        run_until_signalled(app)
+        run_until_signalled(app, early)
     except (TelegramError, OSError, ValueError) as exc:  # bad token, Telegram unreachable, port taken
         logger.critical("could not start: %s", exc, exc_info=not isinstance(exc, TelegramError))
         from ..logsafe import mask_tokens  # "The token `…` was rejected" goes to stderr too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from itertools import chain, zip_longest
@@ -69,9 +70,13 @@ def message_html(reply: Reply, bot_username: str) -> str:
     if len(chunks) == 1:
         return chunks[0]
     note = html.escape(texts.INLINE_TRUNCATED.format(bot=bot_username))
-    room = TEXT_LIMIT - visible_length(note) - visible_length(PARAGRAPH)
-    first, _ = render(reply, limit=room)
-    return f"{first[0]}{PARAGRAPH}{note}"
+    tail = [note]
+    if reply.footer:  # the source and date stay under a cut answer
+        (footer,), _ = render(dataclasses.replace(reply, title="", body="", buttons=()))
+        tail.insert(0, footer)
+    room = TEXT_LIMIT - sum(visible_length(t) + visible_length(PARAGRAPH) for t in tail)
+    first, _ = render(dataclasses.replace(reply, footer=""), limit=room)
+    return PARAGRAPH.join([first[0], *tail])
 
 
 def description(reply: Reply) -> str:

@@ -1,4 +1,4 @@
-"""What the bot keeps per user and per chat (PicklePersistence writes both), typed for PTB's
+"""What the bot keeps per user and per chat (persistence.py stores both), typed for PTB's
 ContextTypes: the user's dialogue, and a chat's answered questions and the feedback given."""
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 from ..conversation import UserState
 from ..engine.dialogue import DialogueState
 from ..engine.reply import ReplyKind
+from ..engine.sensitive import redact
 from .render import is_suggestion
 
 STATE_KEY = "dialogue"  # user_data: DialogueState.to_dict(), plain data for the pickle
 MESSAGE_KEY = "dialogue_message"  # user_data: [chat id, message id] of the step on screen
-REPLIES_KEY = "replies"  # chat_data: {user message id: {"bot": [bot message ids], "q": question}}
+# chat_data: {user message id: {"bot": [bot message ids], "q": question, "t": unix time}}; the
+# question is stored with sensitive numbers redacted.
+REPLIES_KEY = "replies"
 REPLY_MEMORY = 200  # per chat: questions whose replies are remembered so that edits can follow
+REPLY_TTL_S = 48 * 3600  # … for this long: an edit after two days gets a new reply instead
 FEEDBACK_KEY = "feedback_given"  # chat_data: {"<kind>:<bot message id>": [user ids]}
 FEEDBACK_MEMORY = 200  # per chat: bot messages whose 👍/👎 and 都不是 givers are remembered
 SETTINGS_KEY = "group_settings"  # chat_data of a group: {"auto_answer": bool}
@@ -65,9 +69,22 @@ class ChatData(dict[str, Any]):
     def remember(self, message_id: int, bot_ids: list[int], question: str) -> None:
         """Note which bot messages answered a user's message, forgetting the oldest past the limit."""
         replies = self.setdefault(REPLIES_KEY, {})
-        replies[message_id] = {"bot": bot_ids, "q": question}
+        replies[message_id] = {"bot": bot_ids, "q": redact(question), "t": time.time()}
         while len(replies) > REPLY_MEMORY:
             del replies[next(iter(replies))]
+
+    def expire(self, now: float, ttl: float = REPLY_TTL_S) -> None:
+        """Forget questions older than `ttl`. One noted by an older version (no time, the question
+        unredacted) counts from now, its numbers redacted."""
+        replies = self.get(REPLIES_KEY)
+        if not replies:
+            return
+        for noted in replies.values():
+            if "t" not in noted:
+                noted["t"], noted["q"] = now, redact(str(noted.get("q", "")))
+        old = [k for k, noted in replies.items() if now - float(noted["t"]) >= ttl]
+        for key in old:
+            del replies[key]
 
     def replies_to(self, message_id: int) -> list[int] | None:
         """The bot messages that answered a user's message, if remembered."""
@@ -128,6 +145,12 @@ class ChatData(dict[str, Any]):
         answered = {k: v for k, v in self.get(ANSWERED_KEY, {}).items() if now - v[0] < cooldown}
         answered[entry_id] = [now, bot_message_id]
         self[ANSWERED_KEY] = answered
+
+    def forget_messages(self) -> None:
+        """Forget the bot messages noted (after a migration they belong to the old chat): the
+        settings stay; the cooldown and buttons start afresh in the new chat."""
+        for key in (ANSWERED_KEY, ASKERS_KEY, REPLIES_KEY, FEEDBACK_KEY):
+            self.pop(key, None)
 
     def recent_answer(self, entry_id: str, cooldown: float) -> int | None:
         """The bot message that answered the entry within the cooldown, if any."""

@@ -3,9 +3,10 @@
 - Ops holds what operations need at run time: settings, the engine in service (a reload, by
   /reload or SIGHUP, swaps it in one assignment), health counters and analytics.
 - OpsApplication times every update and logs one line for it (update id, type, chat type,
-  outcome, latency), counts it for /healthz, and writes the bot's state right after it, so that a
-  kill -9 loses at most the updates in flight (in a burst: the updates not yet written, at most
-  WRITE_DEFER_MAX, besides those still queued or in flight).
+  outcome, latency including time queued), counts it for /healthz, writes the rows of the bot's
+  state it changed, and only then crosses it off the update journal: a kill -9 loses no update
+  Telegram was told had arrived (one being handled at the kill is handled again after the
+  restart).
 - serve() runs the Application as PTB's custom-webhook example does: `async with application`,
   start, and a small aiohttp server beside it (the webhook and /healthz) until asked to stop.
 """
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -31,8 +33,10 @@ from ..engine.cache import load_engine
 from ..settings import Settings
 from . import texts
 from .health import ERROR, Health
+from .journal import UpdateJournal
 from .memory import Context
 from .persistence import StatePersistence
+from .processor import PerChatUpdateProcessor
 from .render import send_reply
 from .tracing import NO_CHAT, UpdateTrace, current, describe
 from .webserver import Webhook, WebServer
@@ -40,10 +44,10 @@ from .webserver import Webhook, WebServer
 logger = logging.getLogger(__name__)
 update_log = logging.getLogger("bot.updates")  # one line per update; filter or route it by name
 
-# The state is written after every update, except while other updates are queued or in flight (a
-# burst): then after at most this many (and by PTB's periodic write). Updates still queued when a
-# process is killed are lost with it either way (Telegram counts them as delivered).
-WRITE_DEFER_MAX = 16
+# SIGTERM: updates being handled get this long to finish; those waiting are left in the journal.
+# Docker and systemd kill after 10 s and 30 s; the rest of a shutdown takes well under a second.
+SHUTDOWN_GRACE_S = 5.0
+SHUTDOWN_POLL_S = 0.05
 POLL_TIMEOUT_S = 10  # seconds each getUpdates long poll waits for news (PTB's default)
 RELOAD_PROBLEMS_SHOWN = 10  # problem lines of a refused knowledge base shown in the admin's chat
 STOP_SIGNALS = ("SIGTERM", "SIGINT")  # graceful shutdown; SIGHUP reloads the knowledge base
@@ -66,14 +70,18 @@ class Reloaded:
 class Ops:
     """What operations need at run time: settings, the engine in service, health and analytics."""
 
-    def __init__(self, settings: Settings, ref: EngineRef, analytics: Analytics | None = None) -> None:
+    def __init__(self, settings: Settings, ref: EngineRef, analytics: Analytics | None = None,
+                 journal: UpdateJournal | None = None) -> None:
         self.settings = settings
+        self.journal = journal  # updates received and not yet handled, on disk
         self.ref = ref
         self.analytics = analytics
         self.health = Health(lambda: ref.engine, "webhook" if settings.webhook_url else "polling",
                              settings.health_token)
         if analytics is not None:  # analytics writes failing (e.g. disk full): /healthz "degraded"
             self.health.watch("analytics", lambda: analytics.failure)
+        if journal is not None:
+            self.health.watch("journal", lambda: journal.problem)
         self.root = ref.engine.kb.root  # reloads read the folder the bot was started with
         self.web: WebServer | None = None  # the HTTP server while serve() runs (webhook, /healthz)
         self._reload_lock = asyncio.Lock()
@@ -83,15 +91,19 @@ class Ops:
 
     def finish(self, trace: UpdateTrace) -> None:
         """Count an update, keep its latency and log its line."""
-        ms = (time.perf_counter() - trace.started) * 1000
+        now = time.perf_counter()
+        arrived = trace.arrived if trace.arrived is not None else trace.started
+        ms = (now - arrived) * 1000  # queued behind its chat's earlier updates, then handled
+        queued_ms = (trace.started - arrived) * 1000
         kind, chat = describe(trace.update)
         self.health.counters.count_outcome(trace.outcome)
         if trace.outcome == ERROR:
             self.health.counters.errors += 1
         self.health.note_latency(ms)
         update_id = trace.update.update_id if isinstance(trace.update, Update) else NO_CHAT
-        update_log.info("update_id=%s type=%s chat=%s outcome=%s latency_ms=%.1f%s", update_id, kind,
-                        chat, trace.outcome, ms, f" error={trace.error}" if trace.error else "")
+        update_log.info("update_id=%s type=%s chat=%s outcome=%s latency_ms=%.1f queued_ms=%.1f%s",
+                        update_id, kind, chat, trace.outcome, ms, queued_ms,
+                        f" error={trace.error}" if trace.error else "")
 
     def polling_error(self, exc: TelegramError) -> None:
         """getUpdates failed (network, 5xx, 409…): counted and logged; polling retries by itself."""
@@ -158,6 +170,10 @@ class Ops:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if application is not None and isinstance(application.persistence, StatePersistence):
+            await application.persistence.close()
+        if self.journal is not None:
+            await self.journal.close()
         if self.analytics is not None:
             await self.analytics.close()
 
@@ -179,27 +195,26 @@ class OpsApplication(Application):  # type: ignore[type-arg]
     def __init__(self, *, ops: Ops, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ops = ops
-        self._unwritten = 0  # updates handled since the state was last written
 
     async def process_update(self, update: object) -> None:
         """Handle one update, write the state it changed, then count and log it."""
-        trace = UpdateTrace(update)
+        processor = self.update_processor
+        trace = UpdateTrace(update, arrived=processor.arrival(update)
+                            if isinstance(processor, PerChatUpdateProcessor) else None)
         token = current.set(trace)
         try:
             await super().process_update(update)
-            self._unwritten += 1
-            if not self.busy() or self._unwritten >= WRITE_DEFER_MAX:
-                await self.write_state()
+            # The rows it changed (one transaction for all updates finishing meanwhile), then off
+            # the journal: a crash in between means handling it again, never losing it.
+            await self.write_state()
+            if self.ops.journal is not None and isinstance(update, Update):
+                await self.ops.journal.done(update.update_id)
         except BaseException:
             trace.outcome = ERROR
             raise
         finally:
             current.reset(token)
             self.ops.finish(trace)
-
-    def busy(self) -> bool:
-        """Whether updates besides the one finishing are queued, being handled or waiting their turn."""
-        return not self.update_queue.empty() or self.update_processor.current_concurrent_updates > 1
 
     async def process_error(
         self, update: object | None, error: Exception, job: Any = None, coroutine: Any = None
@@ -227,7 +242,6 @@ class OpsApplication(Application):  # type: ignore[type-arg]
 
     async def write_state(self) -> None:
         """Write what the updates handled so far changed to disk now."""
-        self._unwritten = 0
         await self.update_persistence()
 
 
@@ -239,8 +253,8 @@ def web_server(application: OpsApplication) -> WebServer | None:
     ops, settings = application.ops, application.ops.settings
     if settings.webhook_url:
         assert settings.webhook_secret, "webhook mode needs WEBHOOK_SECRET"
-        return WebServer(ops.health, Webhook(application, settings.webhook_secret, ops.health),
-                         settings.webhook_route)
+        return WebServer(ops.health, Webhook(application, settings.webhook_secret, ops.health,
+                                             ops.journal), settings.webhook_route)
     return WebServer(ops.health) if settings.health_port else None
 
 
@@ -260,6 +274,7 @@ async def serve(
         registered if webhook else updater.running)
     async with application:  # initialize(); shutdown() at the end, which writes the state
         try:
+            await replay(application)
             if application.post_init is not None:
                 await application.post_init(application)
             await ops.set_admin_menus(application)
@@ -288,12 +303,59 @@ async def serve(
             if updater.running:
                 await updater.stop()
             if application.running:
-                await application.stop()  # handles what is queued, then writes the state
+                await leave_backlog(application)
+                await application.stop()  # handles what is left in the queue, writes the state
                 if application.post_stop is not None:
                     await application.post_stop(application)
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
     logger.info("stopped")
+
+
+async def replay(application: OpsApplication) -> int:
+    """Queue the updates a crash or a shutdown left unhandled (in the journal), before new ones."""
+    journal = application.ops.journal
+    if journal is None:
+        return 0
+    pending = await asyncio.to_thread(journal.open)
+    for item in pending:
+        try:
+            update = Update.de_json(item, application.bot)
+        except Exception as exc:  # noqa: BLE001 - one broken entry must not stop the start
+            logger.error("update journal: cannot replay update %s: %s", item.get("update_id"), exc)
+            continue
+        await application.update_queue.put(update)
+    if pending:
+        journal.replayed = len(pending)
+        logger.info("handling %d update(s) received before the restart and not yet handled",
+                    len(pending))
+    return len(pending)
+
+
+async def leave_backlog(application: OpsApplication, grace: float = SHUTDOWN_GRACE_S) -> None:
+    """Stop within seconds whatever the backlog: updates still waiting for their chat's turn are
+    left in the journal for the next start; those being handled get `grace` seconds to finish.
+    Without a journal every queued update is handled first, as before (nothing would keep it)."""
+    processor = application.update_processor
+    journal = application.ops.journal
+    if (not isinstance(processor, PerChatUpdateProcessor) or journal is None or not journal.on
+            or journal.failures):  # some updates may be only in memory: handle them all
+        return
+    running, waiting = processor.in_flight
+    left = processor.abandon()
+    if left:
+        logger.info("shutting down: %d update(s) left for the next start; finishing %d",
+                    left, running)
+    try:
+        async with asyncio.timeout(grace):
+            while processor.in_flight != (0, 0) or not application.update_queue.empty():
+                if not application.update_queue.empty():  # fetched after the count: leave them too
+                    processor.abandon()
+                await asyncio.sleep(SHUTDOWN_POLL_S)
+    except TimeoutError:
+        cut = processor.abandon(started=True)
+        logger.warning("shutting down: %d update(s) still being handled after %.0f s were "
+                       "stopped; they are handled again after the restart", cut, grace)
 
 
 def install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,
@@ -321,13 +383,37 @@ def install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,
     return installed
 
 
-def run_until_signalled(application: OpsApplication) -> None:
-    """Serve in a new event loop until SIGTERM or SIGINT; SIGHUP reloads the knowledge base."""
+class EarlyReload:
+    """SIGHUP while the bot is still starting (loading the knowledge base takes seconds): noted,
+    and the reload done once the bot serves, instead of the signal's default (a silent exit that
+    systemd counts as clean, so it does not restart the bot)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> EarlyReload:
+        """Take SIGHUP over from now on (only the main thread may; elsewhere nothing is done)."""
+        sig = getattr(signal, RELOAD_SIGNAL, None)
+        if sig is not None:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.requested = True  # nothing else in a signal handler; logged once the bot serves
+
+
+def run_until_signalled(application: OpsApplication, early: EarlyReload | None = None) -> None:
+    """Serve in a new event loop until SIGTERM or SIGINT; SIGHUP reloads the knowledge base
+    (one that came during start-up, noted by `early`, is done now)."""
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         installed = install_signals(loop, stop, application.ops.on_sighup)
+        if early is not None and early.requested:
+            logger.info("SIGHUP came during start-up: reloading the knowledge base now")
+            application.ops.on_sighup()
         try:
             await serve(application, stop)
         finally:

@@ -9,6 +9,8 @@ from typing import Any
 from telegram import Update
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from .journal import UpdateJournal
+
 logger = logging.getLogger(__name__)
 
 GET_UPDATES = "getUpdates"
@@ -17,7 +19,8 @@ HTTP_OK = 200
 
 
 class UpdatesRequest(HTTPXRequest):
-    """The getUpdates connection, which skips an update python-telegram-bot cannot parse.
+    """The getUpdates connection, which writes updates to the journal before they are confirmed
+    (by the next getUpdates) and skips an update python-telegram-bot cannot parse.
 
     PTB parses a whole batch at once; when one update fails, nothing is confirmed and the same
     batch comes back forever: the bot would stop. When updates are asked for again from the
@@ -30,6 +33,7 @@ class UpdatesRequest(HTTPXRequest):
         super().__init__(**kwargs)
         self._last_offset: object = None
         self._last_had_updates = False
+        self.journal: UpdateJournal | None = None  # set by build_application
 
     async def do_request(
         self, url: str, method: str, request_data: RequestData | None = None,
@@ -45,13 +49,25 @@ class UpdatesRequest(HTTPXRequest):
         retried = offset == self._last_offset and self._last_had_updates
         # A cheap look: an empty batch is '"result":[]'; a wrong guess only costs a check.
         self._last_offset, self._last_had_updates = offset, EMPTY_RESULT not in payload
-        if not retried:
+        journal = self.journal if self.journal is not None and self.journal.on else None
+        if not (retried or (journal is not None and self._last_had_updates)):
             return code, payload
         try:
             body = json.loads(payload)
-            body["result"] = [screen_update(item) for item in body["result"]]
+            items = body["result"]
+            if not isinstance(items, list):
+                raise TypeError("result is not a list")
         except (ValueError, TypeError, KeyError):  # not the usual shape: leave it to PTB
             return code, payload
+        if retried:
+            items = [screen_update(item) for item in items]
+        if journal is not None:  # on disk before the next getUpdates confirms them
+            fresh = await journal.add([i for i in items if isinstance(i, dict)],
+                                      again_in_this_run=True)
+            seen = iter(fresh)
+            items = [i if not isinstance(i, dict) or next(seen) else {"update_id": i.get("update_id")}
+                     for i in items]  # one received before is confirmed, not handled again
+        body["result"] = items
         return code, json.dumps(body).encode()
 
 

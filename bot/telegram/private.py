@@ -50,6 +50,20 @@ class PrivateChat(Surface):
         outs = self.conversation.command(user, self.who(update), name, arg.strip())
         await self.deliver(update, context, user, outs)
 
+    async def caption(self, update: Update, context: Context) -> None:
+        """A photo, video or document with a caption: the caption is read like a message."""
+        message = update.effective_message
+        assert message is not None
+        words = (message.caption or "").strip()
+        user = self.user_data(context).load()
+        if words.startswith("/"):
+            head, _, arg = words.partition(" ")
+            outs = self.conversation.command(user, self.who(update), head[1:].split("@")[0],
+                                             arg.strip())
+        else:
+            outs = self.conversation.text(user, self.who(update), words)
+        await self.deliver(update, context, user, outs)
+
     async def press(self, update: Update, context: Context) -> None:
         """A button under one of the bot's messages in this chat."""
         query = update.callback_query

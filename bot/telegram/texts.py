@@ -51,13 +51,15 @@ AUTO_ANSWER_ON = "已开启"
 AUTO_ANSWER_OFF = "已关闭"
 AUTO_ANSWER_EXPLAINED = (
     "开启后,群里有人提问、而且我有把握时,我会主动回答;"
-    "同一个问题 {minutes} 分钟内只答一次,再有人问时我会指向上面的回答。"
+    "同一个问题 {period}内只答一次,再有人问时我会指向上面的回答。"
 )
 SEES_ALL_MESSAGES = "✅ 我能看到群里的所有消息。"
 SEES_COMMANDS_ONLY = (
     "⚠️ 我现在只能看到命令和回复我的消息(隐私模式开启,而且我不是管理员),自动回答不会生效。"
     "请把我设为管理员;或者在 @BotFather 里用 /setprivacy 关闭隐私模式,再把我移出群、重新拉进来。"
 )
+SECONDS = "{n} 秒"
+MINUTES = "{n} 分钟"
 TURN_ON = "开启自动回答"
 TURN_OFF = "关闭自动回答"
 AUTO_ANSWER_SAVED = "自动回答{state}。"
@@ -66,6 +68,10 @@ SETTINGS_GROUP_ONLY = "群设置只能在群里用:把我拉进群后,由群管�
 RECENTLY_ANSWERED = "上面刚回答过这个问题,"
 SEE_EARLIER_ANSWER = "点这里查看"
 RECENTLY_ANSWERED_HERE = "上面刚回答过这个问题,就是这条 👆"
+# A burst of questions in one group (Telegram lets the bot post 20 messages a minute there).
+BUSY_NOTICE = "现在提问的人比较多,我会按顺序回答,相同的问题合并成一条回答,请稍等一会儿。"
+ALSO_ASKED = "({names} 也问了同样的问题,一并回答。)"
+ANONYMOUS_ADMIN = "群管理员"  # who an anonymous admin's post is from (Telegram says "Group")
 NUMBER_DELETED = (
     "⚠️ {name} 发的消息里有{what},为了安全,我已经把它删除了。"
     "请不要在群里发送这类信息;办理业务时只在官方 App 或经办窗口填写。"

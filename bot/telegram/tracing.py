@@ -19,6 +19,7 @@ class UpdateTrace:
 
     update: object
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    arrived: float | None = None  # when it was handed over, before waiting for its chat's turn
     outcome: str = HANDLED
     error: str | None = None
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from telegram import Update
 
 from .health import HEALTH_PATH, Health
+from .journal import UpdateJournal
 from .memory import AnyApplication
 
 logger = logging.getLogger(__name__)
@@ -90,10 +91,12 @@ class _Refusal(asyncio.Protocol):
 class Webhook:
     """POST <path>: checks the secret token, then queues the update for the Application."""
 
-    def __init__(self, application: AnyApplication, secret: str, health: Health) -> None:
+    def __init__(self, application: AnyApplication, secret: str, health: Health,
+                 journal: UpdateJournal | None = None) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret token")
         self.application = application
+        self.journal = journal  # an update is on disk there before Telegram gets its 200
         self._secret = secret.encode()
         self.health = health
         self._refused_log = LogThrottle()
@@ -140,6 +143,10 @@ class Webhook:
             self.health.counters.malformed += 1
             logger.error("webhook: update %s cannot be parsed (%s: %s); skipping it",
                          data.get("update_id"), type(exc).__name__, exc)
+            return web.Response(status=HTTP_OK)
+        if self.journal is not None and not (await self.journal.add([data]))[0]:
+            logger.info("webhook: update %s was received before; not handled again",
+                        update.update_id)
             return web.Response(status=HTTP_OK)
         await self.application.update_queue.put(update)
         return web.Response(status=HTTP_OK)

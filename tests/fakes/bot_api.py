@@ -676,6 +676,22 @@ class FakeBotApi:
         await self._enqueue({"message": message})
         return copy.deepcopy(message)
 
+    async def post(self, chat: Mapping[str, Any], user: Mapping[str, Any], **fields: Any) -> JsonDict:
+        """Inject a message of any kind (a captioned photo, one sent as a channel…) from ``user``
+        in ``chat``: ``fields`` are its fields besides id, sender, chat and date. Stored like a
+        text message, so that it can be deleted."""
+        message: JsonDict = {
+            "message_id": self._next_message_id(int(chat["id"])),
+            "from": copy.deepcopy(dict(user)),
+            "chat": copy.deepcopy(dict(chat)),
+            "date": int(time.time()),
+            **copy.deepcopy(fields),
+        }
+        self._chats.setdefault(int(chat["id"]), copy.deepcopy(dict(chat)))
+        self._store_message(copy.deepcopy(message))
+        await self._enqueue({"message": message})
+        return copy.deepcopy(message)
+
     async def edit_text(self, message: Mapping[str, Any], new_text: str) -> JsonDict:
         """Inject an edited_message update for a user's message and return the new Message."""
         key = (int(message["chat"]["id"]), int(message["message_id"]))

@@ -132,7 +132,9 @@ async def test_did_you_mean_and_none_of_these(bot: Application, person: Person, 
     assert pressed.sent[0]["text"] == msg.NONE_OF_THESE
     assert "12393" in pressed.sent[0]["text"]
     assert feedback.items == [("none_of_these", None, person.id, "private", question)]
-    await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0, sends=1)  # again
+    again = await person.press(suggest, msg.NONE_OF_THESE_BUTTON, edits=0)  # again
+    assert again.answer["text"] == msg.FEEDBACK_ALREADY
+    await person.quiet()  # the pointer is sent once
     assert feedback.items == [("none_of_these", None, person.id, "private", question)]  # noted once
 
 

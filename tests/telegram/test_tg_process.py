@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import pickle
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from bot.settings import Settings
 from bot.telegram import texts
 from bot.telegram.app import EXIT_BAD_SETTINGS, EXIT_OK, EXIT_STARTUP_FAILED
 from bot.telegram.memory import STATE_KEY
+from bot.telegram.persistence import read_state
 from tests.fakes.bot_api import FakeBotApi
 
 from .conftest import STEP_TIMEOUT, Person, wait_until
@@ -65,9 +65,8 @@ def saved_step(path: Path, user_id: int) -> str | None:
     """The dialogue step saved on disk for a user (the file is replaced whole, never half-written)."""
     if not path.is_file():
         return None
-    with path.open("rb") as file:
-        data = pickle.load(file)
-    state = (data.get("user_data") or {}).get(user_id, {}).get(STATE_KEY)
+    users, _ = read_state(path)
+    state = users.get(user_id, {}).get(STATE_KEY)
     return str(state["step"]) if state else None
 
 
@@ -128,8 +127,7 @@ async def test_sigterm_finishes_updates_in_flight_and_sighup_reloads(
     assert {m["chat"]["id"] for m in api.sent_messages()} == {p.id for p in people}
     questions = [e for e in read_events(settings.data_dir) if e.kind == "answered"]
     assert len(questions) == IN_FLIGHT  # analytics flushed on the way out
-    with settings.persistence_path.open("rb") as file:
-        assert len(pickle.load(file)["chat_data"]) == IN_FLIGHT  # and the state
+    assert len(read_state(settings.persistence_path)[1]) == IN_FLIGHT  # and the state
     text = log.read_text()
     assert "SIGTERM: shutting down gracefully" in text and "knowledge base reloaded" in text
 

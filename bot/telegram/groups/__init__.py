@@ -3,9 +3,19 @@
 
 from .buttons import GroupButtons, GroupPresses
 from .chats import GroupChats
-from .rules import MIGRATION, SENSITIVE, confident, looks_like_question, message_link
+from .rules import (
+    AS_CHANNEL,
+    CAPTION_ASK,
+    MIGRATION,
+    SENSITIVE,
+    confident,
+    looks_like_question,
+    message_link,
+)
 
 __all__ = [
+    "AS_CHANNEL",
+    "CAPTION_ASK",
     "MIGRATION",
     "SENSITIVE",
     "GroupButtons",

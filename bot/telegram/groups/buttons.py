@@ -106,7 +106,10 @@ class GroupPresses:
         query, message, own, _ = pressed
         action = parse(query.data)
         category = action.category if isinstance(action, ShowTopic) else None
-        reply = (self.chats.engine.topic(category) if category else None) or self.chats.engine.topics()
+        reply = self.chats.engine.topic(category) if category else self.chats.engine.topics()
+        if reply is None:  # a topic this knowledge base no longer has: the message stays
+            await query.answer(msg.BUTTON_EXPIRED)
+            return
         if own:
             await query.answer()
             await edit_reply(context.bot, message.chat.id, [message.message_id], reply)

@@ -41,6 +41,10 @@ class MemberCache:
         self._seen[(chat_id, user_id)] = (now + self.ttl, member)
         return member
 
+    def remember(self, chat_id: int, user_id: int, member: ChatMember) -> None:
+        """Keep a membership Telegram just told about (my_chat_member: the bot added, promoted)."""
+        self._seen[(chat_id, user_id)] = (time.monotonic() + self.ttl, member)
+
     def forget(self, chat_id: int, user_id: int) -> None:
         """Drop one answer, e.g. after Telegram refused what it allowed."""
         self._seen.pop((chat_id, user_id), None)

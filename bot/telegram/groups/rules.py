@@ -17,6 +17,8 @@ from telegram.ext import filters
 
 from ...engine import Match, Policy, Reply, ReplyKind, sensitive
 from ...engine.normalize import compact
+from .. import texts
+from ..gate import TELEGRAM_SERVICE_ID
 
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 # Auto-answer: only messages shaped like a question, long enough to be one, answered only when
@@ -69,14 +71,20 @@ def replied_bot_message(message: Message, bot_id: int) -> bool:
             and replied.from_user is not None and replied.from_user.id == bot_id)
 
 
+def message_text(message: Message) -> str:
+    """What a message says: its text, or the caption of a photo, video or document."""
+    return message.text or message.caption or ""
+
+
 def without_mention(message: Message, username: str) -> str | None:
     """The text with @username taken out, if the message mentions the bot; otherwise None."""
     wanted = f"@{username}".lower()
-    mentions = [v for v in message.parse_entities([MessageEntity.MENTION]).values()
-                if v.lower() == wanted]
+    entities = (message.parse_entities([MessageEntity.MENTION]) if message.text is not None
+                else message.parse_caption_entities([MessageEntity.MENTION]))
+    mentions = [v for v in entities.values() if v.lower() == wanted]
     if not mentions:
         return None
-    text = message.text or ""
+    text = message_text(message)
     for mention in mentions:
         text = text.replace(mention, " ", 1)
     return text.strip(MENTION_PUNCTUATION)
@@ -85,7 +93,7 @@ def without_mention(message: Message, username: str) -> str | None:
 def quoted_question(message: Message) -> Message | None:
     """The other user's message this one replies to, when it can stand for the question."""
     replied = message.reply_to_message
-    if replied is None or replied.forum_topic_created is not None or not replied.text:
+    if replied is None or replied.forum_topic_created is not None or not message_text(replied):
         return None
     if replied.from_user is None or replied.from_user.is_bot:
         return None
@@ -98,7 +106,7 @@ def addressed(message: Message, username: str, bot_id: int) -> tuple[str, Messag
     /ask 问题, @bot 问题 and a reply to one of the bot's messages address it; a bare /ask or @bot
     under someone else's message stands for the question in that message.
     """
-    text = message.text or ""
+    text = message_text(message)
     words = text.split(maxsplit=1)
     if words and words[0].lower() in (ASK_COMMAND, f"{ASK_COMMAND}@{username}".lower()):
         question = words[1].strip() if len(words) > 1 else ""
@@ -109,7 +117,7 @@ def addressed(message: Message, username: str, bot_id: int) -> tuple[str, Messag
     else:
         return None
     if not compact(question) and (quoted := quoted_question(message)) is not None:
-        return quoted.text or "", quoted
+        return message_text(quoted), quoted
     return question, message
 
 
@@ -118,13 +126,36 @@ def user_mention(user: User) -> str:
     return f'<a href="{USER_LINK.format(id=user.id)}">{html.escape(user.full_name)}</a>'
 
 
+def sender_name(message: Message) -> str:
+    """Who posted a message, as people in the group see it: the user, the channel it was sent as,
+    or texts.ANONYMOUS_ADMIN for an anonymous admin (Telegram names that sender "Group")."""
+    sender = message.sender_chat
+    if sender is not None:
+        return texts.ANONYMOUS_ADMIN if sender.id == message.chat.id else (sender.title or texts.ANONYMOUS_ADMIN)
+    return message.from_user.full_name if message.from_user is not None else texts.ANONYMOUS_ADMIN
+
+
+def sender_mention(message: Message) -> str:
+    """An HTML mention of who posted a message (a plain name where no user can be notified)."""
+    if message.sender_chat is None and message.from_user is not None:
+        return user_mention(message.from_user)
+    return html.escape(sender_name(message))
+
+
 class SensitiveText(filters.MessageFilter):
-    """Messages whose text holds an ID, card or phone number or a password."""
+    """Messages whose text or caption holds an ID, card or phone number or a password."""
 
     def filter(self, message: Message) -> bool:
-        """Whether the message text has anything sensitive in it."""
-        return bool(message.text) and bool(sensitive.find(message.text or ""))
+        """Whether the message text or caption has anything sensitive in it."""
+        text = message_text(message)
+        return bool(text) and bool(sensitive.find(text))
 
 
 SENSITIVE = SensitiveText(name="SensitiveText")
 MIGRATION = filters.StatusUpdate.MIGRATE
+# /ask in the caption of a photo, video or document (CommandHandler reads only message text).
+CAPTION_ASK = filters.CaptionRegex(r"(?i)^/ask(?:@\w+)?(?:\s|$)")
+# Posts "sent as a channel" by a member (from Channel_Bot, sender_chat a channel): screened for
+# numbers like a person's. Posts the linked channel forwards (from 777000, or automatic) are not.
+AS_CHANNEL = (filters.SenderChat.CHANNEL & ~filters.IS_AUTOMATIC_FORWARD
+              & ~filters.User(TELEGRAM_SERVICE_ID))
