@@ -126,7 +126,7 @@ async def scenario(engine: Engine, mode: str, updates: int, rate: float | None,
         webhook = mode == "webhook"
         settings = Settings(
             telegram_bot_token=DEFAULT_TOKEN, telegram_base_url=api.base_url,
-            telegram_base_file_url=api.base_file_url, data_dir=Path(tmp),
+            data_dir=Path(tmp),
             send_rate=DEFAULT_SEND_RATE if rate or rtt_ms else 0,
             webhook_url=WEBHOOK_URL if webhook else None,
             webhook_secret=WEBHOOK_SECRET if webhook else None,
