@@ -77,14 +77,14 @@ class Policy:
     short_suggest_factor: float = 0.5  # … and gets suggestions down to this share of `suggest`
     short_margin: float = 0.25  # … and is answered below `bare_word_sure` only this far ahead
     max_suggestions: int = 3
-    learned_share: float = 0.3  # the learned classifier's share of the blended score
+    learned_share: float = 0.3  # how much of a lexical score the classifier can take away
     temperature: float = 0.3  # softmax temperature over the classifier's decision scores
     agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
     learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough
     learned_veto: float = 0.5  # … and this sure that it is about something we do not answer
     offer_floor: float = 0.05  # a list the user picks from (inline mode) offers entries above this …
     offer_share: float = 0.25  # … and above this share of the best score
-    unasked_score: float = 0.45  # a group auto-answer or an inline result needs this score …
+    unasked_score: float = 0.45  # a group auto-answer (nobody asked the bot) needs this score …
     unasked_margin: float = 0.08  # … and this lead over the runner-up (verdicts excepted)
 
     def decide(self, ranking: Sequence[tuple[str, float]], words: int, evidence: bool,
@@ -127,8 +127,9 @@ class Policy:
         lexical, learned = parts.get(best_key, (best, 0.0))
         # Both scorers agree when the learned classifier's favourite is the blended best and the
         # lexical score alone would rank it first too.
-        agreed = best_key in parts and learned >= max((p[1] for p in parts.values()), default=0.0) and lexical >= max(
-            (p[0] for p in parts.values()), default=0.0)
+        agreed = (best_key in parts
+                  and learned >= max((p[1] for p in parts.values()), default=0.0)
+                  and lexical >= max((p[0] for p in parts.values()), default=0.0))
         if not evidence and learned >= self.learned_evidence:
             evidence = True
         if not evidence:
@@ -158,7 +159,7 @@ class Policy:
         return [k for k, s in entries if s >= max(self.offer_floor, top * self.offer_share)]
 
     def unasked(self, ranking: Sequence[tuple[str, float]], verdict: bool) -> bool:
-        """Whether an answer is sure enough to post unasked (group auto-answer, inline results).
+        """Whether an answer is sure enough to post unasked (a group auto-answer).
 
         A verdict read from relatives.yaml / regions.yaml needs only the score, not the lead."""
         if not ranking:
