@@ -170,25 +170,35 @@ def faq_files(root: Path) -> list[Path]:
     return sorted((root / "faq").glob("*.yaml"))
 
 
-def load_raw(root: Path) -> dict[Path, Any]:
-    """Every YAML file of the knowledge folder, parsed (raises on the first syntax error)."""
+def knowledge_files(root: Path) -> list[Path]:
+    """The YAML files a knowledge folder is made of, in a stable order."""
     paths = [*faq_files(root)]
     for name in ("regions.yaml", "relatives.yaml", "synonyms.yaml", "out_of_scope.yaml",
                  "cues.yaml", "smalltalk.yaml"):
         if (root / name).exists():
             paths.append(root / name)
     paths.extend(sorted((root / "flows").glob("*.yaml")))
-    return {path: load_yaml(path) for path in paths}
+    return paths
+
+
+def content_digest(paths: list[Path]) -> str:
+    """The hash of the files' names and bytes: KnowledgeBase.digest, without parsing anything."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_raw(root: Path) -> dict[Path, Any]:
+    """Every YAML file of the knowledge folder, parsed (raises on the first syntax error)."""
+    return {path: load_yaml(path) for path in knowledge_files(root)}
 
 
 def build(root: Path, raw: dict[Path, Any]) -> KnowledgeBase:
     """Turn parsed YAML into a KnowledgeBase, skipping what is malformed (check reports it)."""
     kb = KnowledgeBase(root=root)
-    digest = hashlib.sha256()
-    for path in sorted(raw):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    kb.digest = digest.hexdigest()
+    kb.digest = content_digest(list(raw))
     for path in faq_files(root):
         doc = raw.get(path)
         if not isinstance(doc, dict):

@@ -20,6 +20,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, Update
@@ -30,6 +31,7 @@ from ..analytics import Analytics
 from ..conversation import EngineRef
 from ..engine import Reply, ReplyKind
 from ..engine.cache import load_engine
+from ..engine.knowledge import content_digest, knowledge_files
 from ..settings import Settings
 from . import texts
 from .health import ERROR, Health
@@ -65,6 +67,11 @@ class Reloaded:
     old: str
     new: str
     problems: str = ""
+
+
+def _same_content(root: Path, digest: str) -> bool:
+    """Whether the knowledge folder still holds exactly the files the engine was built from."""
+    return content_digest(knowledge_files(root)) == digest
 
 
 class Ops:
@@ -116,6 +123,16 @@ class Ops:
         """Load and check the knowledge folder again; only a base that passes replaces the old one."""
         async with self._reload_lock:
             old = self.ref.engine
+            try:
+                same = await asyncio.to_thread(_same_content, self.root, old.kb.digest)
+            except OSError:
+                same = False
+            if same:
+                # Nothing changed: loading an identical engine would only make chats wait.
+                self.health.note_reload(None)
+                logger.info("knowledge base reloaded from %s: unchanged, still serving %s", self.root,
+                            old.kb.version)
+                return Reloaded(True, old.kb.version, old.kb.version)
             try:
                 # Built in a worker process (or loaded from the cache): chats keep being answered.
                 engine = await asyncio.to_thread(load_engine, self.root, old.matcher.policy,

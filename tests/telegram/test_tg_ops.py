@@ -176,6 +176,19 @@ async def test_reload_by_admin_swaps_the_knowledge_base(
         assert counters(app)["reloads"] == 1
 
 
+async def test_reload_of_an_unchanged_folder_keeps_the_engine_in_service(
+    api: FakeBotApi, settings: Settings, kb_engine: Engine, start_bot: Any
+) -> None:
+    """Nothing changed: nothing is loaded (loading an identical engine would only hold up chats)."""
+    admin = Person(api, "管理员")
+    admin_settings = dataclasses.replace(settings, admin_ids=frozenset({admin.id}))
+    async with start_bot(admin_settings, kb_engine) as app:
+        (done,) = await admin.say("/reload")
+        assert app.ops.ref.engine is kb_engine
+        version = kb_engine.kb.version
+        assert done["text"] == texts.RELOAD_DONE.format(new=version, old=version)
+
+
 async def test_reload_refused_for_others(api: FakeBotApi, settings: Settings, kb_copy: Path,
                                          kb_engine: Engine, start_bot: Any) -> None:
     """Someone not in ADMIN_IDS gets a polite refusal and nothing is reloaded."""
@@ -207,7 +220,8 @@ async def test_bad_knowledge_base_never_replaces_a_good_one(
         (answer,) = await admin.say(QUESTION)  # still answering from the good base
         assert answer["text"] == kb_engine.answer(QUESTION).text
 
-        (kb_copy / "faq" / "zz-broken.yaml").unlink()  # fixed: SIGHUP now takes it
+        (kb_copy / "faq" / "zz-broken.yaml").unlink()  # fixed (and edited): SIGHUP now takes it
+        edit_kb(kb_copy, CHANGED_QUESTION, "电子社保卡亲情服务怎么添加(新版)?")
         result = await app.ops.on_sighup()
         assert result.ok and app.ops.ref.engine is not kb_engine
 
