@@ -3,9 +3,11 @@ operator can look at (or recover) what was there."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -37,3 +39,10 @@ def set_aside(path: Path, why: str, sqlite: bool = False) -> Path:
                 os.replace(companion, target.with_name(target.name + side))
     logger.error("%s is damaged (%s): set aside as %s; starting afresh", path.name, why, target.name)
     return target
+
+
+def close_quietly(conn: sqlite3.Connection | None) -> None:
+    """Close a SQLite connection that may already be broken (a damaged file, a full disk)."""
+    if conn is not None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()

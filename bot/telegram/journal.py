@@ -15,7 +15,6 @@ unhandled when a shutdown stopped waiting for a group's backlog, are handled aft
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
@@ -25,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..damaged import set_aside
+from ..damaged import close_quietly, set_aside
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +188,8 @@ class UpdateJournal:
         return int(self._conn.execute("SELECT COUNT(*) FROM updates WHERE done = 0").fetchone()[0])
 
     def _close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
+        close_quietly(self._conn)
+        self._conn = None
 
     async def close(self) -> None:
         """Close the file (what is not crossed off stays for the next start)."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
-from ..damaged import set_aside, stamp
+from ..damaged import close_quietly, set_aside, stamp
 from .memory import ChatData, UserData
 
 logger = logging.getLogger(__name__)
@@ -367,10 +367,8 @@ class StatePersistence(BasePersistence[UserData, ChatData, dict[Any, Any]]):
         self.write_seconds += time.perf_counter() - started
 
     def _close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
+        close_quietly(self._conn)
+        self._conn = None
 
     async def close(self) -> None:
         """Write what is left and close the file (the state thread ends)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from benchmarks.evaluate import evaluate, evaluate_verdicts, load_set, predict
 from bot.engine import Engine
 
@@ -48,39 +50,29 @@ def test_held_out_sets_do_not_regress(engine: Engine) -> None:
         assert result.refusal_rate >= HELD_OUT_REFUSALS, (name, result.refusal_rate)
 
 
-# holdout3 was written blind (ids and canonical questions only) and chose no cut-off: the honest
-# figure. These bars sit just under what the bot achieves today (README), so a regression fails;
-# the target (97 % / 95 %) is not reached yet.
-BLIND_TOP1 = 0.92
-BLIND_REFUSALS = 0.85
-BLIND_UNRELATED = 0.95
-BLIND_VERDICTS = 0.94
+# Blind sets (ids and canonical questions only); no cut-off was chosen on them. The bars sit just
+# under what the bot achieves today (README), so a regression fails; the target
+# (97 % / 95 %) is not reached yet. Per set: least size, top-1, refusals, share of questions about
+# other subjects refused (of at least `others`), right verdicts (of at least `named`).
+BLIND_BARS = [
+    ("holdout3", 400, 0.92, 0.85, 0.95, 0.94, 40, 100),  # its totals were watched during the work
+    ("holdout4", 200, 0.89, 0.80, 1.00, 0.90, 20, 40),  # written after the work: nothing tuned on it
+]
 
 
-def test_blind_held_out_set(engine: Engine) -> None:
-    items = load_set("holdout3")
-    assert len(items) >= 400
+@pytest.mark.parametrize(
+    ("name", "size", "top1", "refusals", "unrelated", "verdicts", "others", "named"), BLIND_BARS)
+def test_blind_held_out_sets(engine: Engine, name: str, size: int, top1: float, refusals: float,
+                             unrelated: float, verdicts: float, others: int, named: int) -> None:
+    items = load_set(name)
+    assert len(items) >= size
     result = evaluate(items, _predict(engine))
-    assert result.top1 >= BLIND_TOP1, result.top1
-    assert result.refusal_rate >= BLIND_REFUSALS, result.refusal_rate
+    assert result.top1 >= top1, result.top1
+    assert result.refusal_rate >= refusals, result.refusal_rate
     right, total = result.by_kind["unrelated"]
-    assert total >= 40 and right / total >= BLIND_UNRELATED, (right, total)
+    assert total >= others and right / total >= unrelated, (right, total)
     right, total = evaluate_verdicts(items, lambda q: engine.answer(q).text)
-    assert total >= 100 and right / total >= BLIND_VERDICTS, (right, total)
-
-
-# holdout4 was written blind after all the matcher work of its session: nothing was tuned on it.
-FRESH_TOP1 = 0.89
-FRESH_REFUSALS = 0.80
-
-
-def test_fresh_blind_held_out_set(engine: Engine) -> None:
-    items = load_set("holdout4")
-    assert len(items) >= 200
-    result = evaluate(items, _predict(engine))
-    assert result.top1 >= FRESH_TOP1, result.top1
-    assert result.refusal_rate >= FRESH_REFUSALS, result.refusal_rate
-    assert result.by_kind["unrelated"][0] == result.by_kind["unrelated"][1] >= 20
+    assert total >= named and right / total >= verdicts, (right, total)
 
 
 VERDICT_TARGET = 0.95
