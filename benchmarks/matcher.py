@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 
 from bot.engine import Engine
 from bot.engine.knowledge import DEFAULT_DIR, load
-from bot.engine.learned import char_ngrams
+from bot.engine.learned import learned_features
 from bot.engine.normalize import clean
 from bot.engine.policy import is_entry
 
@@ -56,7 +56,7 @@ def learned_alone(engine: Engine, dev: list[Item]) -> Predict:
 
     def scored(question: str) -> tuple[str | None, float]:
         toks, feats = matcher.lexicon.analyse(matcher.lexicon.prepare(question))
-        probs = matcher.learned.probabilities(feats + char_ngrams("".join(toks)),
+        probs = matcher.learned.probabilities(learned_features(toks, feats),
                                               matcher.policy.temperature, limit=1)
         if not toks or not probs:
             return None, 0.0

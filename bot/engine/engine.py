@@ -53,6 +53,9 @@ class Engine:
         # Topics whose answers are about sharing the account: named relatives and places there
         # are what the question is about, and the answers offer the topic's dialogue.
         self._flow_of = {c.id: c.flow for c in kb.categories if c.flow}
+        # (cue, entries of the topics that need it): cues.yaml `requires`, read once.
+        self._needs = [(cue, frozenset(c.entry_ids)) for c in kb.categories
+                       if (cue := self.cues.requires.get(c.id))]
 
     @classmethod
     def from_folder(cls, root: Path | str | None = None, policy: Policy | None = None) -> Engine:
@@ -101,8 +104,8 @@ class Engine:
 
     def demoted(self, prepared: str) -> frozenset[str]:
         """The entries of topics that need a cue this question lacks (cues.yaml `requires`)."""
-        lacking = {cat for cat, cue in self.cues.requires.items() if not self.cues.has(cue, prepared)}
-        return frozenset(e for c in self.kb.categories if c.id in lacking for e in c.entry_ids)
+        lacking = [entries for cue, entries in self._needs if not self.cues.has(cue, prepared)]
+        return frozenset().union(*lacking)
 
     def smalltalk_reply(self, intent: Intent) -> Reply:
         """A short reply to small talk, with what it offers (topics, the binding dialogue)."""
@@ -170,29 +173,28 @@ class Engine:
         if not relations or not self.relatives_id or (ANY_RELATIVE in traits and not strong):
             return None
         all_near = all(r.near for r in relations)
+        heads = "\n".join(self._verdict_head(r) for r in relations) if all_near else ""
+        # "孩子能用我的医保卡吗", "我单位的个账能共济给他吗" name the card or the account: whatever
+        # else the question mentions, it asks whether this relative may share it.
+        names_account = cues.has("account", prepared)
         asks_how = cues.has("how", prepared) or not strong
         if about_sharing and top is not None and not vague and all_near and asks_how and (
             HOW_TO in traits or (PLACE_VERDICT in traits and cues.has("cross_province", prepared))
         ):
             # "How do I bind my mother?": the how-to, headed by the verdict on the relative.
-            prefix = "\n".join(self._verdict_head(r) for r in relations)
-            return self.entry_reply(top, score=top_score, prefix=prefix)
-        if (all_near and self.regions_id and (about_sharing or cues.has("account", prepared))
+            return self.entry_reply(top, score=top_score, prefix=heads)
+        if (all_near and self.regions_id and (about_sharing or names_account)
                 and cues.has("other_province", prepared)):
             # "在外省的爹妈能共济我的个账吗": who they are is settled; where they are is the question.
-            prefix = "\n".join(self._verdict_head(r) for r in relations)
-            return self.entry_reply(self.regions_id, score=max(top_score, CASE_SCORE), prefix=prefix,
+            return self.entry_reply(self.regions_id, score=max(top_score, CASE_SCORE), prefix=heads,
                                     kind=ReplyKind.CASE)
         asks_eligibility = strong or (about_sharing and cues.has("eligibility", prepared))
-        # "孩子能用我的医保卡吗", "我单位的个账能共济给他吗" name the card or the account: whatever
-        # else the question mentions, it asks whether this relative may share it.
-        names_account = cues.has("account", prepared)
         sure_elsewhere = top_score >= self.matcher.policy.sure and not about_sharing
         if asks_eligibility and (about_sharing or vague or (names_account and not sure_elsewhere)):
             lines = [self.relation_verdict(r) for r in relations]
             if any(r.near for r in relations) and cues.has("uninsured", prepared):
                 lines.append(msg.RELATIVE_UNINSURED)
-            if cues.has("account", prepared) and not cues.has("sharing", prepared):
+            if names_account and not cues.has("sharing", prepared):
                 lines.append(msg.RELATIVE_CARD_NOTE)
             lines.append(msg.RELATIVE_CLOSING)
             return self._case_reply(self.relatives_id, "\n\n".join(lines), match)

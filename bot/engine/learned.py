@@ -23,6 +23,12 @@ def char_ngrams(text: str, n: int = 3) -> list[str]:
     return [f"^{text[i:i + n]}" for i in range(len(text) - n + 1)]
 
 
+def learned_features(words: Sequence[str], features: list[str]) -> list[str]:
+    """What the classifier reads of a question: the lexicon's features and the character
+    trigrams of its content words (the same recipe for training and for asking)."""
+    return features + char_ngrams("".join(words))
+
+
 class Learned:
     """A linear classifier over TF-IDF features; a nearest-centroid model for very large bases,
     where one-vs-rest training over thousands of classes would take minutes."""

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
-from .learned import Learned, char_ngrams
+from .learned import Learned, learned_features
 from .lexicon import INTENT_OF, Lexicon
 from .policy import CHAT_PREFIX, OOS_PREFIX, Outcome, Policy
 
@@ -103,7 +103,7 @@ class Matcher:
             for text in texts:
                 toks, feats = lexicon.analyse(lexicon.prepare(text))
                 raw.append((key, "".join(toks), feats))
-                examples.append((key, feats + char_ngrams("".join(toks))))
+                examples.append((key, learned_features(toks, feats)))
                 for feat in set(feats):
                     counts[feat] += 1
             asked[key] = counts
@@ -151,7 +151,7 @@ class Matcher:
         for key, texts in others:
             for text in texts:
                 toks, feats = lexicon.analyse(lexicon.prepare(text))
-                examples.append((key, feats + char_ngrams("".join(toks))))
+                examples.append((key, learned_features(toks, feats)))
         self.learned = Learned(examples)
 
     def _weight(self, feat: str) -> float:
@@ -262,7 +262,7 @@ class Matcher:
         toks, feat_list = self.lexicon.analyse(prepared)
         lexical, words = self._lexical(toks, feat_list, trace)
         learned = self.learned.probabilities(
-            feat_list + char_ngrams("".join(toks)), self.policy.temperature, limit
+            learned_features(toks, feat_list), self.policy.temperature, limit
         ) if toks else {}
         # The classifier re-weighs the lexical candidates: one it agrees with keeps its score, one
         # it finds unlikely loses up to `learned_share` of it. Classes only it knows (small talk,
