@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .features import MISSING, FeatureIds
+
 
 def _identity(features: list[str]) -> list[str]:
     """The documents are feature lists already (module-level so that the model pickles)."""
@@ -57,8 +59,14 @@ class Learned:
         vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, lowercase=False,
                                      min_df=2 if large else 1)
         matrix = vectorizer.fit_transform(docs)
-        self._vocabulary: dict[str, int] = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
-        self._idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        # Columns renumbered in the order of FeatureIds: no vocabulary dict is kept (see features.py).
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._features = FeatureIds(vocabulary)
+        columns = np.empty(len(self._features), dtype=np.intp)  # (a shared hash keeps one column)
+        for column, feature_id in zip(vocabulary.values(), self._features.lookup(list(vocabulary)), strict=True):
+            columns[feature_id] = column
+        matrix = matrix.tocsc()[:, columns].tocsr()
+        self._idf = np.asarray(vectorizer.idf_, dtype=np.float64)[columns]
         classes = sorted(set(keys))
         self.classes: tuple[str, ...] = tuple(classes)
         self.linear = len(classes) > 1 and not large
@@ -94,9 +102,8 @@ class Learned:
     def decision(self, features: Sequence[str]) -> np.ndarray:
         """One score per class (LinearSVC's margin, or cosine to the class centroid)."""
         counts: dict[int, int] = {}
-        for feat in features:
-            column = self._vocabulary.get(feat)
-            if column is not None:
+        for column in self._features.lookup(features):
+            if column != MISSING:
                 counts[column] = counts.get(column, 0) + 1
         if not counts:
             return np.array(self._bias, copy=True)

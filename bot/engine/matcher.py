@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
+from .features import MISSING, FeatureIds
 from .learned import Learned, learned_features
 from .lexicon import INTENT_OF, Lexicon
 from .policy import CHAT_PREFIX, OOS_PREFIX, Outcome, Policy
@@ -47,14 +49,6 @@ class Ranked(NamedTuple):
     words: int  # content words (not question words)
     parts: dict[str, tuple[float, float]]  # key → (lexical score, learned probability)
     exact: str | None  # the one key whose listed question this is, word for word
-
-
-@dataclass(slots=True)
-class _Doc:
-    key: str  # entry id, or "oos:<topic>"
-    text: str
-    features: tuple[str, ...]  # only membership is asked: a tuple is the smallest container
-    total: float
 
 
 class Matcher:
@@ -111,36 +105,64 @@ class Matcher:
             for feat in set(counts) | background[key]:
                 doc_freq[feat] += 1
         n = max(len(asked), 1)
-        self._idf = {f: math.log(1 + n / df) for f, df in doc_freq.items()}
+        # Every index below is flat arrays over feature ids (features.py) and entry numbers: a
+        # 10,000-entry base is ~90,000 questions and ~160,000 features, and dicts or objects per
+        # question or feature would cost hundreds of megabytes in every process that loads it.
+        self._features = FeatureIds(doc_freq)
+        names = list(doc_freq)
+        fid = dict(zip(names, self._features.lookup(names), strict=True))  # only while building
+        self._idf = array("d", bytes(8 * len(self._features)))
+        for feat, df in doc_freq.items():
+            self._idf[fid[feat]] = math.log(1 + n / df)
         self._unknown_idf = math.log(1 + n / 0.5)
-        # Per entry, how many of its questions use each feature (0: only its answer does), one
-        # dict of small ints (shared objects) per entry. How central a feature is, in [0, 1):
-        # the more questions use it, the more it counts (saturating like BM25's term frequency);
-        # one found only in the answer counts as BACKGROUND_MATCH questions. BM25 over the
-        # entry's questions taken together is a second opinion on the ranking that rewards words
-        # an entry uses again and again, and forgives long chatty questions.
-        self._entry_counts: dict[str, dict[str, int]] = {}
-        for key, counts in asked.items():
+        self._keys: list[str] = list(asked)
+        key_no = {key: i for i, key in enumerate(self._keys)}
+        # Per entry, how many of its questions use each feature (0: only its answer does), as
+        # (feature id, count) runs sorted by id. How central a feature is, in [0, 1): the more
+        # questions use it, the more it counts (saturating like BM25's term frequency); one found
+        # only in the answer counts as BACKGROUND_MATCH questions. BM25 over the entry's questions
+        # taken together is a second opinion on the ranking that rewards words an entry uses again
+        # and again, and forgives long chatty questions.
+        self._entry_start = array("i", [0])
+        self._entry_feature = array("i")
+        self._entry_count = array("H")
+        for key in self._keys:
             merged = dict.fromkeys(background[key], 0)
-            merged.update(counts)
-            self._entry_counts[key] = merged
-        self._entry_len = {key: sum(c.values()) for key, c in asked.items()}
+            merged.update(asked[key])
+            for feature_id, count in sorted((fid[f], c) for f, c in merged.items()):
+                self._entry_feature.append(feature_id)
+                self._entry_count.append(min(count, 0xFFFF))
+            self._entry_start.append(len(self._entry_feature))
+        self._entry_len = array("d", (sum(asked[key].values()) for key in self._keys))
         k = self.SATURATION
         self._background_central = self.BACKGROUND_MATCH / (self.BACKGROUND_MATCH + k)
-        self._avg_len = sum(self._entry_len.values()) / n
-        self._docs: list[_Doc] = []
-        self._postings: dict[str, list[int]] = defaultdict(list)
-        self._scratch: list[float] = []
-        self._walk_limit = max(self.MIN_WALK, min(self.MAX_POSTINGS, int(len(raw) * self.COMMON_SHARE)))
+        self._avg_len = sum(self._entry_len) / n
+        # Per listed question: its entry, its compact text (for rapidfuzz), its distinct feature
+        # ids and their total weight; and per feature, the questions that use it.
+        self._doc_key = array("i")
+        self._doc_text: list[str] = []
+        self._doc_start = array("i", [0])
+        self._doc_feature = array("i")
+        self._doc_total = array("d")
+        postings: dict[int, list[int]] = defaultdict(list)
         for key, text, feats in raw:
             unique = tuple(dict.fromkeys(feats))
-            idx = len(self._docs)
-            self._docs.append(_Doc(key, text, unique, sum(self._weight(f) for f in unique)))
+            idx = len(self._doc_text)
+            self._doc_key.append(key_no[key])
+            self._doc_text.append(text)
+            self._doc_total.append(sum(self._weight(f, fid[f]) for f in unique))
             for feat in unique:
-                self._postings[feat].append(idx)
-        # Compact int arrays: a tenth of the memory of lists of ints, and pickled as bytes.
-        self._postings = {f: array("i", p) for f, p in self._postings.items()}  # type: ignore[misc]
-        self._scratch = [0.0] * len(self._docs)
+                self._doc_feature.append(fid[feat])
+                postings[fid[feat]].append(idx)
+            self._doc_start.append(len(self._doc_feature))
+        self._posting_start = array("i", [0])
+        self._posting_doc = array("i")
+        for feature_id in range(len(self._features)):
+            self._posting_doc.extend(postings.get(feature_id, ()))
+            self._posting_start.append(len(self._posting_doc))
+        del postings, fid
+        self._scratch = [0.0] * len(self._doc_text)
+        self._walk_limit = max(self.MIN_WALK, min(self.MAX_POSTINGS, int(len(raw) * self.COMMON_SHARE)))
         # A question that is, word for word, one listed for a single key gets that key: what a
         # curator wrote down is answered as written (kb accept relies on it).
         owners: dict[str, set[str]] = defaultdict(set)
@@ -154,11 +176,11 @@ class Matcher:
                 examples.append((key, learned_features(toks, feats)))
         self.learned = Learned(examples)
 
-    def _weight(self, feat: str) -> float:
+    def _weight(self, feat: str, feature_id: int) -> float:
         if feat[0] in "#@":
             return self.INTENT_WEIGHT
-        idf = self._idf.get(feat, self._unknown_idf)
-        return idf * self.BIGRAM_WEIGHT if feat.startswith("~") else idf
+        idf = self._idf[feature_id] if feature_id != MISSING else self._unknown_idf
+        return idf * self.BIGRAM_WEIGHT if feat[0] == "~" else idf
 
     def _lexical(self, toks: list[str], feat_list: list[str],
                  trace: dict[str, dict[str, object]] | None = None) -> tuple[dict[str, float], int]:
@@ -166,31 +188,36 @@ class Matcher:
 
         With `trace`, each candidate's parts are written there (for `bot explain`)."""
         feats = set(feat_list)
+        ids = dict(zip(feats, self._features.lookup(list(feats)), strict=True))
         content = [f for f in feats if f[0] not in "#~@" and f not in INTENT_OF]
         # Unknown words make a question long: "护照" is not a short question about us; a
         # question word makes it a question, not a bare keyword ("共济是什么" vs "共济").
-        words = sum(1 if f in self._idf else self.policy.short_words + 1 for f in content)
+        words = sum(1 if ids[f] != MISSING else self.policy.short_words + 1 for f in content)
         words += any(f[0] == "#" for f in feats)
         if not feats:
             return {}, words
-        qweights = {f: self._weight(f) for f in feats}
+        qweights = {f: self._weight(f, ids[f]) for f in feats}
         # Words no entry knows lower every entry's score alike; they count only in part, so a
         # chatty question is not refused for its chat, while an unknown topic word still weighs.
-        qtotal = sum(w if f in self._idf or f[0] in "#@" else w * self.UNKNOWN_SHARE
+        qtotal = sum(w if ids[f] != MISSING or f[0] in "#@" else w * self.UNKNOWN_SHARE
                      for f, w in qweights.items())
         # Accumulate overlap per question in a reused array (faster than a dict on the hot path;
         # the engine is synchronous, so one array serves every call).
         partial = self._scratch
         touched: list[int] = []
-        skipped: list[tuple[str, float]] = []  # too common to walk; counted per candidate below
+        skipped: list[tuple[int, float]] = []  # too common to walk; counted per candidate below
+        starts, docs = self._posting_start, self._posting_doc
         for feat, weight in qweights.items():
-            posting = self._postings.get(feat)
-            if not posting:
+            feature_id = ids[feat]
+            if feature_id == MISSING:
                 continue
-            if len(posting) > self._walk_limit:
-                skipped.append((feat, weight))
+            lo, hi = starts[feature_id], starts[feature_id + 1]
+            if lo == hi:
                 continue
-            for idx in posting:
+            if hi - lo > self._walk_limit:
+                skipped.append((feature_id, weight))
+                continue
+            for idx in docs[lo:hi]:
                 if not partial[idx]:
                     touched.append(idx)
                 partial[idx] += weight
@@ -202,42 +229,48 @@ class Matcher:
             partial[idx] = 0.0
         qtext = "".join(toks)
         b2 = self.BETA * self.BETA
-        best: dict[str, float] = {}
+        best: dict[int, float] = {}  # entry number → score
         for idx in top:
-            doc = self._docs[idx]
-            shared = shared_of[idx] + sum(w for f, w in skipped if f in doc.features)
-            precision, recall = shared / qtotal, shared / doc.total
+            key_no, text = self._doc_key[idx], self._doc_text[idx]
+            shared = shared_of[idx]
+            if skipped:
+                own = self._doc_feature[self._doc_start[idx]:self._doc_start[idx + 1]]
+                shared += sum(w for feature_id, w in skipped if feature_id in own)
+            precision, recall = shared / qtotal, shared / self._doc_total[idx]
             overlap = (1 + b2) * precision * recall / (b2 * precision + recall) if shared else 0.0
-            chars = fuzz.ratio(qtext, doc.text) / 100 if qtext and doc.text else 0.0
+            chars = fuzz.ratio(qtext, text) / 100 if qtext and text else 0.0
             score = (1 - self.FUZZ_SHARE) * overlap + self.FUZZ_SHARE * chars
-            if score > best.get(doc.key, -1.0):
-                best[doc.key] = score
+            if score > best.get(key_no, -1.0):
+                best[key_no] = score
                 if trace is not None:
-                    trace[doc.key] = {"closest": doc.text, "overlap": overlap, "characters": chars}
+                    trace[self._keys[key_no]] = {"closest": text, "overlap": overlap, "characters": chars}
         # Per query feature, once: is it a telling word (counts as an anchor), a hard intent?
-        qitems = [(f, w, f[0] not in "#~@" and f not in INTENT_OF, f in self.HARD_INTENTS)
+        qitems = [(ids[f], w, f[0] not in "#~@" and f not in INTENT_OF, f in self.HARD_INTENTS)
                   for f, w in qweights.items()]
         k, b = self.SATURATION, self.BM25_B
-        details: dict[str, tuple[float, float, float, bool]] = {}
-        for key in best:
-            counts = self._entry_counts[key]
-            norm = k * (1 - b + b * self._entry_len[key] / self._avg_len)
+        entry_feature, entry_count = self._entry_feature, self._entry_count
+        details: dict[int, tuple[float, float, float, bool]] = {}
+        for key_no in best:
+            lo, hi = self._entry_start[key_no], self._entry_start[key_no + 1]
+            norm = k * (1 - b + b * self._entry_len[key_no] / self._avg_len)
             covered = anchor = bm25 = 0.0
             mismatch = False
-            for f, w, telling, hard in qitems:
-                n = counts.get(f)
-                if n is None:
+            for feature_id, w, telling, hard in qitems:
+                at = bisect_left(entry_feature, feature_id, lo, hi) if feature_id != MISSING else hi
+                if at == hi or entry_feature[at] != feature_id:
                     mismatch = mismatch or hard
                     continue
+                n = entry_count[at]
                 covered += w * (n / (n + k) if n else self._background_central)
                 if telling:
-                    anchor += self._idf.get(f, 0.0)
+                    anchor += self._idf[feature_id]
                 if n:
                     bm25 += w * n * (k + 1) / (n + norm)
-            details[key] = (covered / qtotal, anchor, bm25, mismatch)
+            details[key_no] = (covered / qtotal, anchor, bm25, mismatch)
         top_bm25 = max((d[2] for d in details.values()), default=0.0) or 1.0
-        for key, variant_score in best.items():
-            covered, anchor, bm25, mismatch = details[key]
+        scores: dict[str, float] = {}
+        for key_no, variant_score in best.items():
+            covered, anchor, bm25, mismatch = details[key_no]
             score = (1 - self.ENTRY_SHARE) * variant_score + self.ENTRY_SHARE * covered
             # An entry must share at least one telling word with the question: agreeing only
             # on 怎么/哪/办 is no evidence at all (护照去哪办 is not about binding a relative).
@@ -247,11 +280,12 @@ class Matcher:
             # entry none of whose questions asks it is a weak match (工伤保险能赔多少钱).
             if mismatch:
                 score *= self.INTENT_MISMATCH_FACTOR
-            best[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25 / top_bm25)
+            key = self._keys[key_no]
+            scores[key] = score * (1 - self.BM25_SHARE + self.BM25_SHARE * bm25 / top_bm25)
             if trace is not None:
                 trace[key].update(variant=variant_score, coverage=covered, anchored=anchor >= self.ANCHOR_IDF,
-                                  intent_mismatch=mismatch, bm25=bm25 / top_bm25, lexical=best[key])
-        return best, words
+                                  intent_mismatch=mismatch, bm25=bm25 / top_bm25, lexical=scores[key])
+        return scores, words
 
     def rank(
         self, prepared: str, limit: int = 8, trace: dict[str, dict[str, object]] | None = None,
