@@ -12,7 +12,15 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from .cues import CUE_NAMES, Offer, short_form
-from .knowledge import KnowledgeBase, KnowledgeError, build, faq_files, line_of, load_raw
+from .knowledge import (
+    KnowledgeBase,
+    KnowledgeError,
+    build,
+    example_files,
+    faq_files,
+    line_of,
+    load_raw,
+)
 from .normalize import compact
 
 # What an entry can be marked as (its `traits`), read by the engine's case logic.
@@ -302,15 +310,16 @@ def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> Non
                 re.compile(str(pattern))
             except re.error as exc:
                 report.add(path, line_of(doc, name), "cues", name, f"bad regular expression {pattern!r}: {exc}")
-    requires = doc.get("requires") or {}
-    if not isinstance(requires, dict):
-        report.add(path, line_of(doc, "requires"), "cues", "requires", "must map a topic to a cue")
-        requires = {}
     topics = {c.id for c in kb.categories}
-    for topic, cue in requires.items():
-        if str(topic) not in topics or str(cue) not in CUE_NAMES:
-            report.add(path, line_of(requires, str(topic)) or line_of(doc, "requires"), "cues", "requires",
-                       f"'{topic}: {cue}' must name a topic of faq/ and a known cue")
+    for section in ("requires", "yields"):
+        mapping = doc.get(section) or {}
+        if not isinstance(mapping, dict):
+            report.add(path, line_of(doc, section), "cues", section, "must map a topic to a cue")
+            continue
+        for topic, cue in mapping.items():
+            if str(topic) not in topics or str(cue) not in CUE_NAMES:
+                report.add(path, line_of(mapping, str(topic)) or line_of(doc, section), "cues", section,
+                           f"'{topic}: {cue}' must name a topic of faq/ and a known cue")
     for route in _list(doc.get("routes")):
         line = line_of(route) if isinstance(route, dict) else line_of(doc, "routes")
         if not isinstance(route, dict):
@@ -348,6 +357,43 @@ def _check_smalltalk(report: _Report, raw: dict[Path, Any]) -> None:
                    "list at least 10 unrelated questions: they teach the classifier what is not ours")
 
 
+TRAINING_SECTIONS = ("entries", "uncovered", "unrelated")
+
+
+def _check_training(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> None:
+    """examples/*.yaml: known entry and topic ids, and no question taught as two things (nor as
+    something other than the entry that lists it word for word)."""
+    taught: dict[str, str] = {short_form(q): e.id for e in kb.entries.values() for q in e.variants}
+    topics = {t.id for t in kb.out_of_scope}
+    for path in example_files(report.root):
+        doc = raw.get(path)
+        if not isinstance(doc, dict) or set(doc) - set(TRAINING_SECTIONS):
+            report.add(path, 1, path.stem, "-", f"the file must be a mapping of {', '.join(TRAINING_SECTIONS)}")
+            continue
+        groups: list[tuple[str, str, Any, int]] = [("unrelated", "unrelated", doc.get("unrelated"),
+                                                    line_of(doc, "unrelated"))]
+        for section, known in (("entries", kb.entries), ("uncovered", topics)):
+            mapping = doc.get(section)
+            if mapping is not None and not isinstance(mapping, dict):
+                report.add(path, line_of(doc, section), section, "-", "must map ids to lists of questions")
+                continue
+            for key, questions in (mapping or {}).items():
+                line = line_of(mapping, key)
+                if str(key) not in known:
+                    report.add(path, line, str(key), section, f"unknown {'entry' if section == 'entries' else 'topic'}")
+                label = str(key) if section == "entries" else f"uncovered:{key}"
+                groups.append((label, section, questions, line))
+        for label, section, questions, line in groups:
+            if questions is not None and not isinstance(questions, list):
+                report.add(path, line, label, section, "must be a list of questions")
+                continue
+            for question in _list(questions):
+                form = short_form(str(question))
+                other = taught.setdefault(form, label)
+                if other != label:
+                    report.add(path, line, label, section, f"'{question}' is also taught as {other}")
+
+
 def validate(root: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Load and check a knowledge folder; returns the base (None if unloadable) and the problems."""
     report = _Report(root)
@@ -371,6 +417,7 @@ def validate(root: Path, today: dt.date | None = None) -> tuple[KnowledgeBase | 
     _check_synonyms(report, raw)
     _check_cues(report, raw, kb)
     _check_smalltalk(report, raw)
+    _check_training(report, raw, kb)
     from .dialogue import check_flows  # local import: flows depend on the loaded entries
 
     for path, line, where, fld, msg in check_flows(kb):

@@ -42,6 +42,10 @@ class Cues:
         requires = data.get("requires") or {}
         # category id → the cue a question must hit for that topic's entries to count in full
         self.requires = {str(k): str(v) for k, v in requires.items()} if isinstance(requires, dict) else {}
+        yields = data.get("yields") or {}
+        # category id → the cue in whose presence that topic's entries step back (a twin topic,
+        # e.g. the general insurance entries when the asker is a flexible worker)
+        self.yields = {str(k): str(v) for k, v in yields.items()} if isinstance(yields, dict) else {}
         self.routes = tuple(
             Route(tuple(str(w) for w in r.get("when") or []), str(r.get("entry") or ""))
             for r in data.get("routes") or [] if isinstance(r, dict)

@@ -44,7 +44,11 @@ class Engine:
         ]
         documents += [(OOS_PREFIX + t.id, list(t.examples), t.hint) for t in kb.out_of_scope]
         extra = [(CHAT_PREFIX + i.id, i.examples) for i in self.smalltalk.intents.values()]
-        extra.append((UNRELATED, self.smalltalk.unrelated))
+        # The training questions of examples/*.yaml teach the classifier only.
+        training = kb.training
+        extra += list(training.entries.items())
+        extra += [(OOS_PREFIX + topic, questions) for topic, questions in training.uncovered.items()]
+        extra.append((UNRELATED, self.smalltalk.unrelated + training.unrelated))
         self.matcher = Matcher(self.lexicon, documents, policy, extra)
         self._oos_hints = {t.id: t.hint for t in kb.out_of_scope}
         holders = {t: kb.with_trait(t) for t in (RELATIVE_VERDICT, PLACE_VERDICT)}
@@ -56,6 +60,9 @@ class Engine:
         # (cue, entries of the topics that need it): cues.yaml `requires`, read once.
         self._needs = [(cue, frozenset(c.entry_ids)) for c in kb.categories
                        if (cue := self.cues.requires.get(c.id))]
+        # (cue, entries of the topics that step back when it is there): cues.yaml `yields`.
+        self._yields = [(cue, frozenset(c.entry_ids)) for c in kb.categories
+                        if (cue := self.cues.yields.get(c.id))]
 
     @classmethod
     def from_folder(cls, root: Path | str | None = None, policy: Policy | None = None) -> Engine:
@@ -103,8 +110,10 @@ class Engine:
                 or bool(places) and c.has("cross", prepared))
 
     def demoted(self, prepared: str) -> frozenset[str]:
-        """The entries of topics that need a cue this question lacks (cues.yaml `requires`)."""
+        """The entries of topics that need a cue this question lacks (cues.yaml `requires`), or
+        that step back for a cue it has (`yields`)."""
         lacking = [entries for cue, entries in self._needs if not self.cues.has(cue, prepared)]
+        lacking += [entries for cue, entries in self._yields if self.cues.has(cue, prepared)]
         return frozenset().union(*lacking)
 
     def smalltalk_reply(self, intent: Intent) -> Reply:

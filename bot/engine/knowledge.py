@@ -120,6 +120,21 @@ class OutOfScope:
     hint: str
 
 
+@dataclass(frozen=True)
+class Training:
+    """Questions that only teach the classifier (examples/*.yaml): more ways people ask each entry
+    and each uncovered topic, and questions about something else. Never answered as written, never
+    shown; the lexical index reads only the entries' own questions."""
+
+    entries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    uncovered: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unrelated: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return (sum(map(len, self.entries.values())) + sum(map(len, self.uncovered.values()))
+                + len(self.unrelated))
+
+
 @dataclass
 class KnowledgeBase:
     """The whole knowledge base as loaded from one folder."""
@@ -134,6 +149,7 @@ class KnowledgeBase:
     flows: dict[str, Any] = field(default_factory=dict)
     cues: dict[str, Any] = field(default_factory=dict)  # cues.yaml, typed by engine.cues.Cues
     smalltalk: dict[str, Any] = field(default_factory=dict)  # smalltalk.yaml, see cues.SmallTalk
+    training: Training = field(default_factory=Training)
     digest: str = ""
 
     def with_trait(self, trait: str) -> list[Entry]:
@@ -170,6 +186,11 @@ def faq_files(root: Path) -> list[Path]:
     return sorted((root / "faq").glob("*.yaml"))
 
 
+def example_files(root: Path) -> list[Path]:
+    """The classifier's training-question files of a knowledge folder, in a stable order."""
+    return sorted((root / "examples").glob("*.yaml"))
+
+
 def knowledge_files(root: Path) -> list[Path]:
     """The YAML files a knowledge folder is made of, in a stable order."""
     paths = [*faq_files(root)]
@@ -178,6 +199,7 @@ def knowledge_files(root: Path) -> list[Path]:
         if (root / name).exists():
             paths.append(root / name)
     paths.extend(sorted((root / "flows").glob("*.yaml")))
+    paths.extend(example_files(root))
     return paths
 
 
@@ -258,7 +280,25 @@ def build(root: Path, raw: dict[Path, Any]) -> KnowledgeBase:
         doc = raw.get(path)
         if isinstance(doc, dict):
             kb.flows[str(doc.get("id") or path.stem)] = doc
+    kb.training = _training([raw.get(path) for path in example_files(root)])
     return kb
+
+
+def _training(docs: list[Any]) -> Training:
+    """The training questions of every examples file, merged key by key in file order."""
+    entries: dict[str, list[str]] = {}
+    uncovered: dict[str, list[str]] = {}
+    unrelated: list[str] = []
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        for section, merged in (("entries", entries), ("uncovered", uncovered)):
+            if isinstance(doc.get(section), dict):
+                for key, questions in doc[section].items():
+                    merged.setdefault(str(key), []).extend(_strings(questions))
+        unrelated.extend(_strings(doc.get("unrelated")))
+    return Training({k: tuple(v) for k, v in entries.items()},
+                    {k: tuple(v) for k, v in uncovered.items()}, tuple(unrelated))
 
 
 def load(root: Path | str | None = None) -> KnowledgeBase:

@@ -263,6 +263,9 @@ class Lexicon:
                     continue  # too many changed characters to be a slip of the IME
                 if window in self._real_words:
                     continue  # a real word that merely sounds alike (共计 ≠ 共济)
+                if length == 2 and (text[i - 1:i + 1] in self._real_words if i else False
+                                    or text[i + 1:i + 3] in self._real_words):
+                    continue  # the halves of two real words (直接给 ≠ 直借给)
                 out.append(word)
                 i += length
                 replaced = True

@@ -78,6 +78,7 @@ class Policy:
     short_margin: float = 0.25  # … and is answered below `bare_word_sure` only this far ahead
     max_suggestions: int = 3
     learned_share: float = 0.3  # how much of a lexical score the classifier can take away
+    learned_boost: float = 0.0  # … and how much its probability adds to any class
     temperature: float = 0.3  # softmax temperature over the classifier's decision scores
     agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
     learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough

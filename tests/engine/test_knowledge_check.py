@@ -143,3 +143,28 @@ def test_small_talk_needs_replies_known_offers_and_distinct_examples(kb_copy: Pa
     messages = _messages(kb_copy)
     assert any("[bind] offer: unknown offer 'dialogue'" in m for m in messages)
     assert any("'谢谢' is also an example of thanks" in m for m in messages)
+
+
+def test_training_questions_need_known_keys_and_one_meaning(kb_copy: Path) -> None:
+    path = kb_copy / "examples" / "extra.yaml"
+    path.write_text(
+        "entries:\n  card-borrow: [社保卡借人]\n  card-lost:\n    - 社保卡怎么激活?\n"
+        "uncovered:\n  lottery: [彩票怎么买]\nunrelated: [社保卡丢了怎么办]\n", encoding="utf-8")
+    messages = _messages(kb_copy)
+    assert any("extra.yaml:2" in m and "[card-borrow] entries: unknown entry" in m for m in messages)
+    assert any("[lottery] uncovered: unknown topic" in m for m in messages)
+    assert any("'社保卡怎么激活?' is also taught as card-activate" in m for m in messages)
+    path.write_text("questions: [社保卡]\n", encoding="utf-8")
+    assert any("extra.yaml:1" in m and "must be a mapping of entries, uncovered, unrelated" in m
+               for m in _messages(kb_copy))
+
+
+def test_training_questions_teach_the_classifier_only(kb_copy: Path) -> None:
+    """A question only examples/ lists is not an exact match, yet the classifier learns it."""
+    (kb_copy / "examples" / "extra.yaml").write_text(
+        "entries:\n  card-lost: [钱包丢了连带那张绿卡也没了咋整]\n", encoding="utf-8")
+    engine = Engine.from_folder(kb_copy)
+    assert "钱包丢了连带那张绿卡也没了咋整" in engine.kb.training.entries["card-lost"]
+    match = engine.answer_and_match("钱包丢了连带那张绿卡也没了咋整")[1]
+    assert match is not None and match.rule != "exact"
+    assert match.parts["card-lost"][1] > 0.5  # the classifier's probability

@@ -173,3 +173,20 @@ def test_a_relative_insured_elsewhere_still_gets_the_verdict(engine: Engine) -> 
 def test_flexible_work_entries_need_flexible_work_in_the_question(engine: Engine) -> None:
     assert engine.answer("生娃能从社保拿到钱吗").entry_id != "flexible-other-insurance"
     assert engine.answer("灵活就业能享受生育待遇吗").entry_id == "flexible-other-insurance"
+
+
+@pytest.mark.parametrize("question", ["我跑外卖的 自己交医保有什么用", "自由职业自己交医保有用吗"])
+def test_a_flexible_worker_gets_the_flexible_work_twin(engine: Engine, question: str) -> None:
+    """cues.yaml `yields`: the general insurance entries step back for a flexible worker."""
+    assert engine.answer(question).entry_id == "flexible-medical", question
+
+
+@pytest.mark.parametrize("question", ["钱包被偷了社保卡也没了 怎么补办", "社保卡也没了 要去哪补"])
+def test_a_card_that_is_gone_is_lost_not_a_death(engine: Engine, question: str) -> None:
+    """走了/没了 speak of a death only when said of a person."""
+    assert engine.answer(question).entry_id == "card-lost", question
+
+
+def test_a_typo_repair_never_splits_two_real_words(engine: Engine) -> None:
+    """直接给我 is not 直借给我: a lent card is not what this asks."""
+    assert engine.answer("医院医保办能不能直接给我办共济绑定").entry_id == "bind-hospital"
