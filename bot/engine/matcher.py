@@ -301,13 +301,14 @@ class Matcher:
         # The classifier re-weighs the lexical candidates: one it agrees with keeps its score, one
         # it finds unlikely loses up to `learned_share` of it. Classes only it knows (small talk,
         # unrelated questions) enter with their probability times that share.
-        # Every class it finds likely also gains `learned_boost` times its probability.
+        # Then `learned_boost` of the final score is the classifier's probability itself, so a
+        # class it is sure of gains even where the words of the question are not the entry's.
         share, boost = self.policy.learned_share, self.policy.learned_boost
         top = max(learned.values(), default=0.0) or 1.0
-        blended = {k: s * (1 - share + share * learned.get(k, 0.0) / top) + boost * learned.get(k, 0.0)
-                   for k, s in lexical.items()}
+        blended = {k: (1 - boost) * s * (1 - share + share * learned.get(k, 0.0) / top)
+                   + boost * learned.get(k, 0.0) for k, s in lexical.items()}
         for key, p in learned.items():
-            blended.setdefault(key, (share + boost) * p)
+            blended.setdefault(key, ((1 - boost) * share + boost) * p)
         for key in demoted & blended.keys():
             # A topic the question does not name (灵活就业 for the flexible-work entries).
             blended[key] *= self.DEMOTED_FACTOR
