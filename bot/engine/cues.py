@@ -11,7 +11,8 @@ from typing import Any
 from .normalize import compact
 
 # The cue lists cues.yaml must have (kb check reports a missing one).
-CUE_NAMES = ("domain", "sharing", "account", "cross_province", "other_province", "cross", "eligibility_strong",
+CUE_NAMES = ("domain", "sharing", "account", "cross_province", "other_province", "cross", "place_evidence",
+             "eligibility_strong",
              "eligibility", "uninsured", "deceased", "lend", "how", "flexible", "contribution")
 # Particles and fillers that do not change what a short message means (谢谢你啊 = 谢谢你).
 _TRAILING = re.compile(r"[啊呀哦噢喔哈嘛吧呢啦咯了哇嗯]+$")

@@ -107,7 +107,7 @@ class Engine:
         c = self.cues
         return (c.has("domain", prepared) or c.has("domain", self.lexicon.rewrite_synonyms(prepared))
                 or bool(relations) and c.has("eligibility", prepared)
-                or bool(places) and c.has("cross", prepared))
+                or bool(places) and c.has("place_evidence", prepared))
 
     def demoted(self, prepared: str) -> frozenset[str]:
         """The entries of topics that need a cue this question lacks (cues.yaml `requires`), or
