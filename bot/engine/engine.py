@@ -127,6 +127,12 @@ class Engine:
 
     def _reply_for(self, prepared: str, match: Match, places: list[Place],
                    relations: list[Relation]) -> Reply:
+        routed = self.cues.route(prepared)
+        if routed in self.kb.entries:
+            # A lent card, a deceased relative's balance, paying a relative's contribution from the
+            # account: the entry says what applies, whoever the relative is, whatever topic the
+            # words of the question are closest to.
+            return self.entry_reply(routed, score=max(match.score, CASE_SCORE))
         if match.oos and relations and self._asks_about(prepared, relations) and (
             self.cues.has("account", prepared)
         ):
@@ -142,11 +148,6 @@ class Engine:
             return Reply(body, kind=ReplyKind.NONE, score=match.score)
         if not match.evidence:
             return Reply(f"{msg.NOT_OURS}\n{msg.HOTLINE_TAIL}", kind=ReplyKind.NONE, score=match.score)
-        routed = self.cues.route(prepared)
-        if routed in self.kb.entries:
-            # A lent card or a deceased relative's balance: the entry says what applies,
-            # whoever the relative is.
-            return self.entry_reply(routed, score=max(match.score, CASE_SCORE))
         case = self._case(prepared, match, places, relations)
         if case is not None:
             return case

@@ -64,7 +64,7 @@ class Explanation:
             lines.append(f"直达条目: {self.route}")
         if self.relatives or self.places:
             lines.append(f"亲属: {', '.join(self.relatives) or '—'}; 地点: {', '.join(self.places) or '—'}")
-        lines.append("候选(合并分 = 词面分 × 分类器权重):")
+        lines.append("候选(合并分 = 词面分经分类器加权,再加上一份分类器概率):")
         for c in self.candidates:
             d = c.details
             extra = ""

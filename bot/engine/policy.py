@@ -79,8 +79,8 @@ class Policy:
     short_margin: float = 0.25  # … and is answered below `bare_word_sure` only this far ahead
     max_suggestions: int = 3
     learned_share: float = 0.3  # how much of a lexical score the classifier can take away
-    learned_boost: float = 0.4  # … and what share of the final score is its probability
-    temperature: float = 0.3  # softmax temperature over the classifier's decision scores
+    learned_boost: float = 0.3  # … and what share of the final score is its probability
+    temperature: float = 0.2  # softmax temperature over the classifier's decision scores
     agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
     learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough
     learned_veto: float = 0.5  # … and this sure that it is about something we do not answer
