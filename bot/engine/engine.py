@@ -103,7 +103,8 @@ class Engine:
 
     def evidence(self, prepared: str, places: list[Place], relations: list[Relation]) -> bool:
         """Whether a question shows it is about our domain: a domain word (cues.yaml), a relative
-        named with "may they / can I", or a place named with "cross-province / is it open"."""
+        named with "may they use / do they count" (not a bare 给: 给岳父送什么年货), or a place named
+        with "cross-province / is it open"."""
         c = self.cues
         return (c.has("domain", prepared) or c.has("domain", self.lexicon.rewrite_synonyms(prepared))
                 or bool(relations) and c.has("eligibility", prepared)
@@ -127,7 +128,7 @@ class Engine:
 
     def _reply_for(self, prepared: str, match: Match, places: list[Place],
                    relations: list[Relation]) -> Reply:
-        routed = self.cues.route(prepared)
+        routed = self.cues.route(prepared) if match.evidence else None
         if routed in self.kb.entries:
             # A lent card, a deceased relative's balance, paying a relative's contribution from the
             # account: the entry says what applies, whoever the relative is, whatever topic the

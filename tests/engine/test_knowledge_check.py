@@ -120,7 +120,7 @@ def test_cue_lists_must_be_valid_and_routes_must_lead_somewhere(kb_copy: Path) -
     cues = kb_copy / "cues.yaml"
     _edit(cues, "  - 去世|过世", "  - 去世|(过世")
     _edit(cues, "    entry: card-lend", "    entry: card-borrow")
-    _edit(cues, "  - when: [lend]", "  - when: [lend, lending]")
+    _edit(cues, "  - when: [lend, account]", "  - when: [lend, lending]")
     _edit(cues, "  flexible: flexible", "  flexible-work: flexible")
     messages = _messages(kb_copy)
     assert any("cues.yaml:" in m and "deceased" in m and "bad regular expression" in m for m in messages)
