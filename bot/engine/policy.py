@@ -9,10 +9,12 @@ The contract, in order (the first rule that applies decides; `Decision.rule` nam
 1. `empty`: nothing in the question matches anything → no answer.
    `exact`: the question is, word for word, a question or alternate of one entry → that entry.
 2. `not-ours`: the best class is unrelated chatter or small talk → no answer from the knowledge base.
+   A question with domain words (evidence, rule 4) is that only when the classifier gives the class
+   `unrelated_sure`; else such classes are set aside and the entries decide.
 3. `uncovered`: the best class is a topic out_of_scope.yaml lists → no answer, with that topic's pointer
    (a short question only with a lead of `short_margin` over the best entry; else the entries decide).
    Rules 2 and 3 also apply when the learned classifier alone gives such a class `learned_veto` and
-   no entry scores `sure`.
+   no entry scores `sure` (for chatter and other subjects, with domain words: `unrelated_sure`).
 4. `no-evidence`: the question has no domain word (cues.yaml `domain`), relative or place in context,
    and the learned classifier is not `learned_evidence` sure of an entry → no answer; suggestions
    only at or above `sure`.
@@ -79,11 +81,12 @@ class Policy:
     short_margin: float = 0.25  # … and is answered below `bare_word_sure` only this far ahead
     max_suggestions: int = 3
     learned_share: float = 0.3  # how much of a lexical score the classifier can take away
-    learned_boost: float = 0.3  # … and what share of the final score is its probability
+    learned_boost: float = 0.4  # … and what share of the final score is its probability
     temperature: float = 0.2  # softmax temperature over the classifier's decision scores
     agreed_margin: float = 0.02  # the lead needed when both scorers put the same entry first
     learned_evidence: float = 0.8  # a classifier this sure of an entry is domain evidence enough
-    learned_veto: float = 0.5  # … and this sure that it is about something we do not answer
+    learned_veto: float = 0.4  # … and this sure that it is about something we do not answer
+    unrelated_sure: float = 0.9  # … or, with domain words in it, this sure it is chatter or off-topic
     offer_floor: float = 0.05  # a list the user picks from (inline mode) offers entries above this …
     offer_share: float = 0.25  # … and above this share of the best score
     unasked_score: float = 0.45  # a group auto-answer (nobody asked the bot) needs this score …
@@ -101,8 +104,16 @@ class Policy:
             others = tuple(k for k, _ in ranking if is_entry(k) and k != exact)
             return Decision(Outcome.ANSWER, exact, others[: self.max_suggestions - 1], "exact")
         best_key, best = ranking[0]
-        if best_key.startswith(CHAT_PREFIX) or best_key == UNRELATED:
-            return Decision(Outcome.NONE, None, (), "not-ours", False)
+        parts = parts or {}
+        if not is_entry(best_key) and not best_key.startswith(OOS_PREFIX):
+            # Chatter or another subject. A question with domain words (卡里的钱, 医保) is that
+            # only when the classifier is `unrelated_sure`; else the entries are weighed alone.
+            if not evidence or parts.get(best_key, (0.0, 0.0))[1] >= self.unrelated_sure:
+                return Decision(Outcome.NONE, None, (), "not-ours", False)
+            ranking = [(k, sc) for k, sc in ranking if is_entry(k) or k.startswith(OOS_PREFIX)]
+            if not ranking:
+                return Decision(Outcome.NONE, None, (), "not-ours", False)
+            best_key, best = ranking[0]
         if best_key.startswith(OOS_PREFIX):
             entry_best = next((sc for k, sc in ranking if is_entry(k)), 0.0)
             if words > self.short_words or best - entry_best >= self.short_margin:
@@ -113,10 +124,10 @@ class Policy:
             if not ranking:
                 return Decision(Outcome.NONE, None, (), "uncovered")
             best_key, best = ranking[0]
-        parts = parts or {}
         # The classifier is sure the question is about something we do not answer (an uncovered
         # topic, small talk, another subject) and no entry is sure: that wins.
-        vetoes = [(k, p[1]) for k, p in parts.items() if not is_entry(k)]
+        vetoes = [(k, p[1]) for k, p in parts.items() if not is_entry(k)
+                  and (k.startswith(OOS_PREFIX) or not evidence or p[1] >= self.unrelated_sure)]
         veto, veto_p = max(vetoes, key=lambda kv: kv[1], default=("", 0.0))
         if veto_p >= self.learned_veto and best < self.sure:
             if veto.startswith(OOS_PREFIX):

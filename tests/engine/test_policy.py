@@ -17,8 +17,8 @@ P = Policy()
     ("ranking", "words", "evidence", "outcome", "rule"),
     [
         ([], 3, True, Outcome.NONE, "empty"),
-        ([(CHAT_PREFIX + "hello", 0.9), ("a", 0.2)], 3, True, Outcome.NONE, "not-ours"),
-        ([(UNRELATED, 0.9), ("a", 0.2)], 3, True, Outcome.NONE, "not-ours"),
+        ([(CHAT_PREFIX + "hello", 0.9), ("a", 0.2)], 3, False, Outcome.NONE, "not-ours"),
+        ([(UNRELATED, 0.9), ("a", 0.2)], 3, False, Outcome.NONE, "not-ours"),
         ([(OOS_PREFIX + "tax", 0.6), ("a", 0.5)], 3, True, Outcome.NONE, "uncovered"),
         ([("a", 0.5), ("b", 0.1)], 3, False, Outcome.NONE, "no-evidence"),
         ([("a", 0.7), ("b", 0.1)], 3, False, Outcome.SUGGEST, "no-evidence"),
@@ -52,8 +52,18 @@ def test_a_close_call_is_answered_when_both_scorers_agree() -> None:
 def test_a_classifier_sure_of_another_subject_vetoes_an_unsure_answer() -> None:
     ranking = [("a", 0.45), (UNRELATED, 0.2)]
     parts = {"a": (0.6, 0.1), UNRELATED: (0.0, 0.7)}
-    assert P.decide(ranking, 3, True, parts).rule == "not-ours"
-    assert P.decide([("a", 0.7), (UNRELATED, 0.2)], 3, True, parts).outcome is Outcome.ANSWER
+    assert P.decide(ranking, 3, False, parts).rule == "not-ours"
+    assert P.decide([("a", 0.7), (UNRELATED, 0.2)], 3, False, parts).outcome is not Outcome.NONE
+
+
+def test_domain_words_need_a_surer_classifier_to_call_a_question_off_topic() -> None:
+    """卡里的钱 or 医保 in the question: "another subject" must be `unrelated_sure`."""
+    ranking = [(UNRELATED, 0.5), ("a", 0.45), ("b", 0.1)]
+    unsure = {UNRELATED: (0.0, 0.7), "a": (0.6, 0.2)}
+    assert P.decide(ranking, 3, True, unsure).entry == "a"
+    assert P.decide(ranking, 3, False, unsure).rule == "not-ours"
+    sure = {UNRELATED: (0.0, P.unrelated_sure), "a": (0.6, 0.05)}
+    assert P.decide(ranking, 3, True, sure).rule == "not-ours"
 
 
 def test_a_sure_classifier_is_evidence_enough() -> None:
