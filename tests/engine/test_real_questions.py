@@ -191,3 +191,14 @@ def test_a_card_that_is_gone_is_lost_not_a_death(engine: Engine, question: str) 
 def test_a_typo_repair_never_splits_two_real_words(engine: Engine) -> None:
     """直接给我 is not 直借给我: a lent card is not what this asks."""
     assert engine.answer("医院医保办能不能直接给我办共济绑定").entry_id == "bind-hospital"
+
+
+@pytest.mark.parametrize(
+    ("question", "mark"),
+    [("我外公能跟我绑共济吗", "✅"), ("想把医保个账给外孙用 这样行吗", "✅"), ("我嫂子能和我绑共济吗", "❌")],
+)
+def test_may_they_said_with_gen_wo_or_at_the_end_gets_the_verdict(engine: Engine, question: str,
+                                                                    mark: str) -> None:
+    """能跟我绑, 给外孙用 这样行吗: still a question about whether this relative may share."""
+    reply = engine.answer(question)
+    assert reply.entry_id == "sharing-relatives" and verdicts(reply.body)[:1] == [mark], question
