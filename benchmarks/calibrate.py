@@ -1,10 +1,10 @@
 """Choose the confidence policy's cut-offs on the calibration sets (never on the dev set).
 
-Run: python -m benchmarks.calibrate [--sets holdout holdout2 holdout3 holdout4]
+Run: python -m benchmarks.calibrate [--sets holdout … holdout6]
 
 Tries a grid of policies on the shipped knowledge base and prints the best few by the sum of top-1
 accuracy on answerable questions and correct refusals, with the figures on the check set
-(holdout5), which no cut-off was chosen on. Copy the winner into bot/engine/policy.py by hand.
+(holdout7), which no cut-off was chosen on. Copy the winner into bot/engine/policy.py by hand.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from bot.engine import Engine
 from .evaluate import Item, Result, evaluate, load_set, predict
 
 GRID = {
-    "learned_share": (0.3, 0.5),
-    "learned_boost": (0.0, 0.3),
-    "temperature": (0.3, 0.5),
-    "answer": (0.22, 0.26, 0.30),
-    "margin": (0.04, 0.06, 0.08),
+    "learned_boost": (0.3, 0.4, 0.5),
+    "temperature": (0.2, 0.3),
+    "answer": (0.26, 0.30),
+    "learned_veto": (0.4, 0.5),
 }
 
 
@@ -34,8 +33,9 @@ def score(engine: Engine, items: list[Item]) -> Result:
 def main() -> None:
     """Grid-search the policy and print the best settings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["holdout", "holdout2", "holdout3", "holdout4"])
-    parser.add_argument("--check", default="holdout5")
+    parser.add_argument("--sets", nargs="+",
+                        default=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"])
+    parser.add_argument("--check", default="holdout7")
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
     engine = Engine.from_folder()

@@ -1,8 +1,8 @@
 """The one confidence policy: when the bot answers, offers "did you mean", or says it does not know.
 
 Private chats, group auto-answers and inline results all decide with this module. The cut-offs were
-chosen on the held-out sets tests/data/holdout.yaml … holdout4.yaml (never on the dev set, against
-which the alternates were written; `python -m benchmarks.calibrate`) and are checked on holdout5.yaml,
+chosen on the held-out sets tests/data/holdout.yaml … holdout6.yaml (never on the dev set, against
+which the alternates were written; `python -m benchmarks.calibrate`) and are checked on holdout7.yaml,
 written blind and seen by no cut-off, no alternate and no training question.
 
 The contract, in order (the first rule that applies decides; `Decision.rule` names it):
