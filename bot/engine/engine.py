@@ -200,7 +200,10 @@ class Engine:
             return self.entry_reply(self.regions_id, score=max(top_score, CASE_SCORE), prefix=heads,
                                     kind=ReplyKind.CASE)
         asks_eligibility = strong or (about_sharing and cues.has("eligibility", prepared))
-        sure_elsewhere = top_score >= self.matcher.policy.sure and not about_sharing
+        # Sure of an entry of another topic, unless "may they share it" is said of them with 共济 or
+        # the account named (我老公是灵活就业…我的个账能共济给他吗).
+        sure_elsewhere = (top_score >= self.matcher.policy.sure and not about_sharing
+                          and not (strong and cues.has("sharing", prepared)))
         if asks_eligibility and (about_sharing or vague or (names_account and not sure_elsewhere)):
             lines = [self.relation_verdict(r) for r in relations]
             if any(r.near for r in relations) and cues.has("uninsured", prepared):
