@@ -310,7 +310,7 @@ def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> Non
                 re.compile(str(pattern))
             except re.error as exc:
                 report.add(path, line_of(doc, name), "cues", name, f"bad regular expression {pattern!r}: {exc}")
-    topics = {c.id for c in kb.categories}
+    topics = {c.id for c in kb.categories} | set(kb.entries)
     for section in ("requires", "yields"):
         mapping = doc.get(section) or {}
         if not isinstance(mapping, dict):
@@ -319,7 +319,7 @@ def _check_cues(report: _Report, raw: dict[Path, Any], kb: KnowledgeBase) -> Non
         for topic, cue in mapping.items():
             if str(topic) not in topics or str(cue) not in CUE_NAMES:
                 report.add(path, line_of(mapping, str(topic)) or line_of(doc, section), "cues", section,
-                           f"'{topic}: {cue}' must name a topic of faq/ and a known cue")
+                           f"'{topic}: {cue}' must name a topic or an entry of faq/ and a known cue")
     for route in _list(doc.get("routes")):
         line = line_of(route) if isinstance(route, dict) else line_of(doc, "routes")
         if not isinstance(route, dict):

@@ -13,7 +13,8 @@ from .normalize import compact
 # The cue lists cues.yaml must have (kb check reports a missing one).
 CUE_NAMES = ("domain", "sharing", "account", "cross_province", "other_province", "cross", "place_evidence",
              "eligibility_strong",
-             "eligibility", "uninsured", "deceased", "lend", "how", "flexible", "contribution")
+             "eligibility", "uninsured", "deceased", "lend", "how", "flexible", "contribution", "pension",
+             "medical")
 # Particles and fillers that do not change what a short message means (谢谢你啊 = 谢谢你).
 _TRAILING = re.compile(r"[啊呀哦噢喔哈嘛吧呢啦咯了哇嗯]+$")
 

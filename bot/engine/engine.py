@@ -58,11 +58,12 @@ class Engine:
         # are what the question is about, and the answers offer the topic's dialogue.
         self._flow_of = {c.id: c.flow for c in kb.categories if c.flow}
         # (cue, entries of the topics that need it): cues.yaml `requires`, read once.
-        self._needs = [(cue, frozenset(c.entry_ids)) for c in kb.categories
-                       if (cue := self.cues.requires.get(c.id))]
+        # A key of `requires`/`yields` is a topic (all its entries) or one entry.
+        scope = {**{c.id: frozenset(c.entry_ids) for c in kb.categories},
+                 **{e: frozenset({e}) for e in kb.entries}}
+        self._needs = [(cue, scope[k]) for k, cue in self.cues.requires.items() if k in scope]
         # (cue, entries of the topics that step back when it is there): cues.yaml `yields`.
-        self._yields = [(cue, frozenset(c.entry_ids)) for c in kb.categories
-                        if (cue := self.cues.yields.get(c.id))]
+        self._yields = [(cue, scope[k]) for k, cue in self.cues.yields.items() if k in scope]
 
     @classmethod
     def from_folder(cls, root: Path | str | None = None, policy: Policy | None = None) -> Engine:
