@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from bot.engine import Dialogues, Engine
-from bot.engine.cache import CACHE_ENV
+from bot.engine.cache import CACHE_ENV, load_engine
 from bot.engine.knowledge import DEFAULT_DIR
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
@@ -36,9 +36,10 @@ def engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
-    """The engine over knowledge/ (loading and indexing takes about a second)."""
-    return Engine.from_folder(DEFAULT_DIR)
+def engine(engine_cache: Path) -> Engine:
+    """The engine over knowledge/ (loading and indexing takes about a second), built once and
+    stored in the session's cache, so that the commands the tests run load it instead of building."""
+    return load_engine(DEFAULT_DIR)
 
 
 @pytest.fixture(scope="session")
