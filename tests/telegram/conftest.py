@@ -19,11 +19,12 @@ from bot.engine.matcher import Match, Matcher
 from bot.settings import Settings
 from bot.telegram import build_application
 from bot.telegram.ops import OpsApplication, serve
+from bot.telegram.processor import PerChatUpdateProcessor
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
 STEP_TIMEOUT = 5.0  # seconds any one wait may take before the test fails
 POLL_TIMEOUT = 1  # seconds of each long poll, so that stopping is quick
-QUIET_PERIOD = 0.3  # seconds to wait when checking that nothing more happens
+QUIET_PERIOD = 0.1  # seconds to wait, once the bot is idle (settled), to see that nothing follows
 
 JsonDict = dict[str, Any]
 
@@ -74,12 +75,14 @@ async def running(
     app = build_application(settings, engine, feedback, **kwargs)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop, poll_timeout=POLL_TIMEOUT))
+    RUNNING.append(app)
     try:
         await wait_until(lambda: app.ops.health.ready or task.done(), "the bot to be ready")
         if task.done():
             task.result()  # raises what stopped it
         yield app
     finally:
+        RUNNING.remove(app)
         stop.set()
         async with asyncio.timeout(STEP_TIMEOUT):
             await task
@@ -96,6 +99,42 @@ async def bot(settings: Settings, engine: Engine, feedback: Recorded) -> AsyncIt
     """The bot, running against the fake for the length of one test."""
     async with running(settings, engine, feedback) as app:
         yield app
+
+
+RUNNING: list[OpsApplication] = []  # the bots running() runs in this process right now
+
+
+def idle(api: FakeBotApi) -> bool:
+    """Whether every update queued at the fake was fetched and the bots running in this process
+    have none queued or being handled (of a bot in another process only the first is known)."""
+    if api.pending_updates:
+        return False
+    for app in RUNNING:
+        processor = app.update_processor
+        if not app.update_queue.empty() or (
+                isinstance(processor, PerChatUpdateProcessor) and processor.in_flight != (0, 0)):
+            return False
+    return True
+
+
+async def settled(api: FakeBotApi) -> None:
+    """Wait until the bot is idle (see idle()) at two polls in a row: an update taken off the
+    queue is in flight by the next turn of the event loop."""
+    streak = 0
+
+    def twice() -> bool:
+        nonlocal streak
+        streak = streak + 1 if idle(api) else 0
+        return streak >= 2
+
+    await wait_until(twice, "the bot to handle every update", api)
+
+
+async def quiet_moment(api: FakeBotApi) -> None:
+    """Wait until the bot has handled every update, then a moment more, so that a check that it
+    did nothing more can follow."""
+    await settled(api)
+    await asyncio.sleep(QUIET_PERIOD)
 
 
 async def wait_until(check: Callable[[], Any], what: str, api: FakeBotApi | None = None,
@@ -222,9 +261,9 @@ class Person:
         return Pressed(answer, self.sent()[before:], self.current(message))
 
     async def quiet(self) -> None:
-        """Check that the bot sends nothing more for a moment."""
+        """Check that the bot, once it handled every update, sends nothing more for a moment."""
         before = len(self.sent())
-        await asyncio.sleep(QUIET_PERIOD)
+        await quiet_moment(self.api)
         assert self.sent()[before:] == []
 
 
