@@ -7,7 +7,9 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx._transports.default as httpx_transports
 import pytest
 import pytest_asyncio
 
@@ -33,6 +35,24 @@ def engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop(CACHE_ENV, None)
     else:
         os.environ[CACHE_ENV] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_ssl_context() -> Iterator[None]:
+    """Every HTTP client the tests make (two per bot started: python-telegram-bot's httpx clients)
+    shares one default SSL context: each would otherwise read certifi's CA bundle, 30 ms a time.
+    No test speaks TLS (the fake Bot API is plain HTTP on 127.0.0.1)."""
+    real = httpx_transports.create_ssl_context
+    shared = real()
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is True and cert is None:
+            return shared
+        return real(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx_transports, "create_ssl_context", create_ssl_context)
+        yield
 
 
 @pytest.fixture(scope="session")
