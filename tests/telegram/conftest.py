@@ -24,7 +24,7 @@ from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
 STEP_TIMEOUT = 5.0  # seconds any one wait may take before the test fails
 POLL_TIMEOUT = 1  # seconds of each long poll, so that stopping is quick
-QUIET_PERIOD = 0.1  # seconds to wait, once the bot is idle (settled), to see that nothing follows
+QUIET_PERIOD = 0.05  # seconds to wait, once the bot is idle (settled), to see that nothing follows
 
 JsonDict = dict[str, Any]
 
