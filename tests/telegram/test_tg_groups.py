@@ -575,8 +575,8 @@ async def test_rate_limiter_delays_group_sends(
     api: FakeBotApi, settings: Settings, engine: Engine, start_bot: Callable[..., Any],
     users: dict[str, JsonDict], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With 5 messages a second per group, 12 answers in one group take over a second."""
-    with_limiter(monkeypatch, group_max_rate=5, group_time_period=1)
+    """With 5 messages per half second in a group, 12 answers in one group take over half a second."""
+    with_limiter(monkeypatch, group_max_rate=5, group_time_period=0.5)
     group = Group(api, "supergroup")
     count = 12
     async with start_bot(settings, engine):
@@ -587,7 +587,7 @@ async def test_rate_limiter_delays_group_sends(
     sends = [c.at for c in api.calls_of("sendMessage") if c.params["chat_id"] == group.id
              and c.params["text"] != texts.BUSY_NOTICE]  # the group is told once to wait
     assert len(sends) == count
-    assert sends[-1] - sends[0] >= (count - 5 - 1) / 5  # 5 at once, then one every 0.2 s
+    assert sends[-1] - sends[0] >= (count - 5 - 1) / 10  # 5 at once, then one every 0.1 s
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # PTB's own retry_after
