@@ -203,19 +203,21 @@ class Person:
         assert now is not None, f"message {message['message_id']} is gone"
         return now
 
-    async def _await_new(self, before: int, count: int, what: str) -> list[JsonDict]:
-        await wait_until(lambda: len(self.sent()) >= before + count, what, self.api)
+    async def _await_new(self, before: int, count: int, what: str,
+                         timeout: float = STEP_TIMEOUT) -> list[JsonDict]:
+        await wait_until(lambda: len(self.sent()) >= before + count, what, self.api, timeout)
         return self.sent()[before:]
 
     async def messages_after(self, before: int, count: int = 1) -> list[JsonDict]:
         """Wait until the bot has sent `count` messages after its first `before`; return them."""
         return await self._await_new(before, count, f"{count} message(s) after the first {before}")
 
-    async def say(self, text: str, replies: int = 1) -> list[JsonDict]:
-        """Send `text` and wait for `replies` new bot messages, which are returned."""
+    async def say(self, text: str, replies: int = 1,
+                  timeout: float = STEP_TIMEOUT) -> list[JsonDict]:
+        """Send `text` and wait (up to `timeout`) for `replies` new bot messages, returned."""
         before = len(self.sent())
         self.last_sent = await self.api.send_text(self.chat, self.user, text)
-        return await self._await_new(before, replies, f"{replies} repl(ies) to {text!r}")
+        return await self._await_new(before, replies, f"{replies} repl(ies) to {text!r}", timeout)
 
     async def raw(self, update: JsonDict, replies: int = 0) -> list[JsonDict]:
         """Inject a hand-made update, wait until it was fetched, then for `replies` bot messages.
