@@ -24,6 +24,7 @@ from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
 STEP_TIMEOUT = 5.0  # seconds any one wait may take before the test fails
 POLL_TIMEOUT = 1  # seconds of each long poll, so that stopping is quick
+POLL_MIN, POLL_MAX = 0.001, 0.01  # seconds between two checks of a condition waited for
 QUIET_PERIOD = 0.05  # seconds to wait, once the bot is idle (settled), to see that nothing follows
 
 JsonDict = dict[str, Any]
@@ -139,8 +140,11 @@ async def quiet_moment(api: FakeBotApi) -> None:
 
 async def wait_until(check: Callable[[], Any], what: str, api: FakeBotApi | None = None,
                      timeout: float = STEP_TIMEOUT) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`. Polled
+    every POLL_MIN seconds at first (a reply through the fake takes a few milliseconds), then
+    less and less often, up to every POLL_MAX seconds."""
     deadline = time.monotonic() + timeout
+    pause = POLL_MIN
     while True:
         result = check()
         if result:
@@ -148,7 +152,8 @@ async def wait_until(check: Callable[[], Any], what: str, api: FakeBotApi | None
         if time.monotonic() > deadline:
             seen = ", ".join(c.method for c in api.calls[-15:]) if api else ""
             raise AssertionError(f"timed out waiting for {what}; last calls: {seen}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(pause)
+        pause = min(1.25 * pause, POLL_MAX)
 
 
 @dataclasses.dataclass
