@@ -7,12 +7,14 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx._transports.default as httpx_transports
 import pytest
 import pytest_asyncio
 
 from bot.engine import Dialogues, Engine
-from bot.engine.cache import CACHE_ENV
+from bot.engine.cache import CACHE_ENV, load_engine
 from bot.engine.knowledge import DEFAULT_DIR
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
@@ -35,10 +37,29 @@ def engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ[CACHE_ENV] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_ssl_context() -> Iterator[None]:
+    """Every HTTP client the tests make (two per bot started: python-telegram-bot's httpx clients)
+    shares one default SSL context: each would otherwise read certifi's CA bundle, 30 ms a time.
+    No test speaks TLS (the fake Bot API is plain HTTP on 127.0.0.1)."""
+    real = httpx_transports.create_ssl_context
+    shared = real()
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is True and cert is None:
+            return shared
+        return real(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx_transports, "create_ssl_context", create_ssl_context)
+        yield
+
+
 @pytest.fixture(scope="session")
-def engine() -> Engine:
-    """The engine over knowledge/ (loading and indexing takes about a second)."""
-    return Engine.from_folder(DEFAULT_DIR)
+def engine(engine_cache: Path) -> Engine:
+    """The engine over knowledge/ (loading and indexing takes about a second), built once and
+    stored in the session's cache, so that the commands the tests run load it instead of building."""
+    return load_engine(DEFAULT_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,13 @@ from bot.engine.matcher import Match, Matcher
 from bot.settings import Settings
 from bot.telegram import build_application
 from bot.telegram.ops import OpsApplication, serve
+from bot.telegram.processor import PerChatUpdateProcessor
 from tests.fakes.bot_api import DEFAULT_TOKEN, FakeBotApi
 
 STEP_TIMEOUT = 5.0  # seconds any one wait may take before the test fails
 POLL_TIMEOUT = 1  # seconds of each long poll, so that stopping is quick
-QUIET_PERIOD = 0.3  # seconds to wait when checking that nothing more happens
+POLL_MIN, POLL_MAX = 0.001, 0.01  # seconds between two checks of a condition waited for
+QUIET_PERIOD = 0.05  # seconds to wait, once the bot is idle (settled), to see that nothing follows
 
 JsonDict = dict[str, Any]
 
@@ -74,12 +76,14 @@ async def running(
     app = build_application(settings, engine, feedback, **kwargs)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop, poll_timeout=POLL_TIMEOUT))
+    RUNNING.append(app)
     try:
         await wait_until(lambda: app.ops.health.ready or task.done(), "the bot to be ready")
         if task.done():
             task.result()  # raises what stopped it
         yield app
     finally:
+        RUNNING.remove(app)
         stop.set()
         async with asyncio.timeout(STEP_TIMEOUT):
             await task
@@ -98,10 +102,49 @@ async def bot(settings: Settings, engine: Engine, feedback: Recorded) -> AsyncIt
         yield app
 
 
+RUNNING: list[OpsApplication] = []  # the bots running() runs in this process right now
+
+
+def idle(api: FakeBotApi) -> bool:
+    """Whether every update queued at the fake was fetched and the bots running in this process
+    have none queued or being handled (of a bot in another process only the first is known)."""
+    if api.pending_updates:
+        return False
+    for app in RUNNING:
+        processor = app.update_processor
+        if not app.update_queue.empty() or (
+                isinstance(processor, PerChatUpdateProcessor) and processor.in_flight != (0, 0)):
+            return False
+    return True
+
+
+async def settled(api: FakeBotApi) -> None:
+    """Wait until the bot is idle (see idle()) at two polls in a row: an update taken off the
+    queue is in flight by the next turn of the event loop."""
+    streak = 0
+
+    def twice() -> bool:
+        nonlocal streak
+        streak = streak + 1 if idle(api) else 0
+        return streak >= 2
+
+    await wait_until(twice, "the bot to handle every update", api)
+
+
+async def quiet_moment(api: FakeBotApi) -> None:
+    """Wait until the bot has handled every update, then a moment more, so that a check that it
+    did nothing more can follow."""
+    await settled(api)
+    await asyncio.sleep(QUIET_PERIOD)
+
+
 async def wait_until(check: Callable[[], Any], what: str, api: FakeBotApi | None = None,
                      timeout: float = STEP_TIMEOUT) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`. Polled
+    every POLL_MIN seconds at first (a reply through the fake takes a few milliseconds), then
+    less and less often, up to every POLL_MAX seconds."""
     deadline = time.monotonic() + timeout
+    pause = POLL_MIN
     while True:
         result = check()
         if result:
@@ -109,7 +152,8 @@ async def wait_until(check: Callable[[], Any], what: str, api: FakeBotApi | None
         if time.monotonic() > deadline:
             seen = ", ".join(c.method for c in api.calls[-15:]) if api else ""
             raise AssertionError(f"timed out waiting for {what}; last calls: {seen}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(pause)
+        pause = min(1.25 * pause, POLL_MAX)
 
 
 @dataclasses.dataclass
@@ -164,19 +208,21 @@ class Person:
         assert now is not None, f"message {message['message_id']} is gone"
         return now
 
-    async def _await_new(self, before: int, count: int, what: str) -> list[JsonDict]:
-        await wait_until(lambda: len(self.sent()) >= before + count, what, self.api)
+    async def _await_new(self, before: int, count: int, what: str,
+                         timeout: float = STEP_TIMEOUT) -> list[JsonDict]:
+        await wait_until(lambda: len(self.sent()) >= before + count, what, self.api, timeout)
         return self.sent()[before:]
 
     async def messages_after(self, before: int, count: int = 1) -> list[JsonDict]:
         """Wait until the bot has sent `count` messages after its first `before`; return them."""
         return await self._await_new(before, count, f"{count} message(s) after the first {before}")
 
-    async def say(self, text: str, replies: int = 1) -> list[JsonDict]:
-        """Send `text` and wait for `replies` new bot messages, which are returned."""
+    async def say(self, text: str, replies: int = 1,
+                  timeout: float = STEP_TIMEOUT) -> list[JsonDict]:
+        """Send `text` and wait (up to `timeout`) for `replies` new bot messages, returned."""
         before = len(self.sent())
         self.last_sent = await self.api.send_text(self.chat, self.user, text)
-        return await self._await_new(before, replies, f"{replies} repl(ies) to {text!r}")
+        return await self._await_new(before, replies, f"{replies} repl(ies) to {text!r}", timeout)
 
     async def raw(self, update: JsonDict, replies: int = 0) -> list[JsonDict]:
         """Inject a hand-made update, wait until it was fetched, then for `replies` bot messages.
@@ -222,9 +268,9 @@ class Person:
         return Pressed(answer, self.sent()[before:], self.current(message))
 
     async def quiet(self) -> None:
-        """Check that the bot sends nothing more for a moment."""
+        """Check that the bot, once it handled every update, sends nothing more for a moment."""
         before = len(self.sent())
-        await asyncio.sleep(QUIET_PERIOD)
+        await quiet_moment(self.api)
         assert self.sent()[before:] == []
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from bot.engine import Engine
+from bot.engine.cache import CACHE_ENV
 from bot.settings import Settings
 from bot.telegram.ops import OpsApplication
 from bot.telegram.webserver import SECRET_HEADER
@@ -74,8 +75,10 @@ async def get_json(url: str) -> tuple[int, JsonDict]:
 
 
 def bot_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment for `python -m bot run` against the fake, with only these settings."""
+    """The environment for `python -m bot run` against the fake, with only these settings. The
+    engine comes from the session's cache (tests/conftest.py), built once for every process."""
     env = {
+        CACHE_ENV: os.environ[CACHE_ENV],
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO),
         "NO_PROXY": "*",

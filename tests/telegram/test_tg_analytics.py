@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 BURST = 500  # updates in the burst
 BURST_USERS = 50  # distinct users sending them
 BURST_TIMEOUT = 30.0  # seconds for the whole burst to be answered (it takes two or three)
-READ_PAUSE = 0.05  # seconds between the concurrent reader's reports
+READ_PAUSE = 0.2  # seconds between the concurrent reader's reports
 PHONE = "13800138000"
 
 

@@ -21,7 +21,7 @@ from bot.telegram import groups, texts
 from bot.telegram.memory import SETTINGS_KEY
 from tests.fakes.bot_api import FakeBotApi
 
-from .conftest import QUIET_PERIOD, STEP_TIMEOUT, wait_until
+from .conftest import STEP_TIMEOUT, quiet_moment, wait_until
 
 if TYPE_CHECKING:
     from .conftest import Person, Recorded
@@ -77,7 +77,7 @@ class Group:
         before = len(self.sent())
         posted = await self.api.send_text(self.chat, user, text, reply_to=reply_to)
         await self.fetched(posted)
-        await asyncio.sleep(QUIET_PERIOD)
+        await quiet_moment(self.api)
         assert self.sent()[before:] == [], f"the bot answered {text!r}"
         return posted
 
@@ -542,7 +542,7 @@ async def test_posts_forwarded_from_the_linked_channel_are_left_alone(
         message = {"message_id": 500 + i, "date": int(time.time()), "chat": group.chat, **fields}
         await api.raw_update({"message": message})
         await group.fetched(message)
-    await asyncio.sleep(QUIET_PERIOD)
+    await quiet_moment(api)
     assert group.sent()[before:] == []
     assert api.calls_of("deleteMessage") == []
     _, (answer,) = await group.say(users["asker"], SURE)  # a person's question still is answered
@@ -575,8 +575,8 @@ async def test_rate_limiter_delays_group_sends(
     api: FakeBotApi, settings: Settings, engine: Engine, start_bot: Callable[..., Any],
     users: dict[str, JsonDict], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With 5 messages a second per group, 12 answers in one group take over a second."""
-    with_limiter(monkeypatch, group_max_rate=5, group_time_period=1)
+    """With 5 messages per half second in a group, 12 answers in one group take over half a second."""
+    with_limiter(monkeypatch, group_max_rate=5, group_time_period=0.5)
     group = Group(api, "supergroup")
     count = 12
     async with start_bot(settings, engine):
@@ -587,7 +587,7 @@ async def test_rate_limiter_delays_group_sends(
     sends = [c.at for c in api.calls_of("sendMessage") if c.params["chat_id"] == group.id
              and c.params["text"] != texts.BUSY_NOTICE]  # the group is told once to wait
     assert len(sends) == count
-    assert sends[-1] - sends[0] >= (count - 5 - 1) / 5  # 5 at once, then one every 0.2 s
+    assert sends[-1] - sends[0] >= (count - 5 - 1) / 10  # 5 at once, then one every 0.1 s
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # PTB's own retry_after
@@ -615,7 +615,7 @@ async def test_a_burst_of_50_questions_is_all_answered(
             return [m for m in group.sent() if m["text"] != texts.BUSY_NOTICE]
 
         await wait_until(lambda: len(answers()) >= 50, "50 answers", api, timeout=2 * STEP_TIMEOUT)
-        await asyncio.sleep(QUIET_PERIOD)
+        await quiet_moment(api)
     got = answers()
     assert len(got) == 50
     assert sorted(a["reply_to_message"]["message_id"] for a in got) == sorted(

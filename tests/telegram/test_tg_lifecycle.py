@@ -16,6 +16,7 @@ import pytest
 
 from bot.analytics import DB_FILE
 from bot.engine import Engine
+from bot.engine.cache import CACHE_ENV
 from bot.settings import Settings
 from bot.telegram.app import EXIT_OK
 from bot.telegram.processor import MAX_CONCURRENT_UPDATES
@@ -53,7 +54,9 @@ async def test_sighup_during_start_up_reloads_once_started(
     """A SIGHUP while the knowledge base loads does not end the bot: it starts, reloads, and
     stops cleanly on SIGTERM."""
     port = free_port()
-    env = bot_env(settings, HEALTH_PORT=str(port), WEBHOOK_LISTEN="127.0.0.1")
+    # A cache of its own, empty: this start builds the knowledge base, which takes seconds.
+    env = bot_env(settings, HEALTH_PORT=str(port), WEBHOOK_LISTEN="127.0.0.1",
+                  **{CACHE_ENV: str(tmp_path / "cache")})
     log = tmp_path / "bot.log"
     with bot_process(tmp_path, env) as process:
         await wait_for_log(log, LOADING)

@@ -35,6 +35,9 @@ SECRET = "s3cret-Token_for-tests"
 WEBHOOK = "https://bot.example.org/telegram"
 CHANGED_QUESTION = "电子社保卡亲情服务怎么添加?"
 QUESTION = "社保卡能坐地铁吗"
+# A reload builds in a worker process at low priority (nice 10): on a busy machine that takes
+# far longer than one step of a conversation.
+RELOAD_TIMEOUT = 60.0
 
 
 def counters(app: Application) -> dict[str, int]:
@@ -166,7 +169,7 @@ async def test_reload_by_admin_swaps_the_knowledge_base(
     async with start_bot(admin_settings, kb_engine) as app:
         old_version = kb_engine.kb.version
         edit_kb(kb_copy, CHANGED_QUESTION, "电子社保卡亲情服务怎么添加(新版)?")
-        (done,) = await admin.say("/reload")
+        (done,) = await admin.say("/reload", timeout=RELOAD_TIMEOUT)
         new_engine = app.ops.ref.engine
         assert new_engine is not kb_engine
         assert done["text"] == texts.RELOAD_DONE.format(new=new_engine.kb.version, old=old_version)
@@ -207,7 +210,7 @@ async def test_bad_knowledge_base_never_replaces_a_good_one(
     admin_settings = dataclasses.replace(settings, admin_ids=frozenset({admin.id}))
     break_kb(kb_copy)
     async with start_bot(admin_settings, kb_engine) as app:
-        (refused,) = await admin.say("/reload")
+        (refused,) = await admin.say("/reload", timeout=RELOAD_TIMEOUT)
         assert refused["text"].startswith(texts.RELOAD_REFUSED.split("(")[0])
         assert kb_engine.kb.version in refused["text"] and "zz-broken.yaml" in refused["text"]
         assert app.ops.ref.engine is kb_engine

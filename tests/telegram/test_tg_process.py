@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from bot.analytics import read_events
 from bot.engine import Engine
+from bot.engine.cache import CACHE_ENV
 from bot.settings import Settings
 from bot.telegram import texts
 from bot.telegram.app import EXIT_BAD_SETTINGS, EXIT_OK, EXIT_STARTUP_FAILED
@@ -145,7 +147,7 @@ def test_unreachable_telegram_exits_with_code_3(tmp_path: Path) -> None:
     """Telegram (here: a closed port) cannot be reached at start: a clear error, exit code 3."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "NO_PROXY": "*",
            "TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}",
-           "BOT_DATA_DIR": str(tmp_path / "data")}
+           "BOT_DATA_DIR": str(tmp_path / "data"), CACHE_ENV: os.environ[CACHE_ENV]}
     result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == EXIT_STARTUP_FAILED, result.stderr

@@ -3,7 +3,6 @@ smaller slips seen in groups, and how the bot starts, stops and keeps its state 
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import re
@@ -21,7 +20,7 @@ from bot.telegram.inline import message_html
 from bot.telegram.render import TEXT_LIMIT, visible_length
 from tests.fakes.bot_api import FakeBotApi
 
-from .conftest import QUIET_PERIOD, wait_until
+from .conftest import quiet_moment, wait_until
 from .test_tg_groups import (
     ID_NUMBER,
     PHONE,
@@ -104,7 +103,7 @@ async def test_a_number_posted_as_a_channel_is_screened(
     # Without a number it is nobody's question: left alone.
     await api.post(group.chat, CHANNEL_BOT, sender_chat=MEMBER_CHANNEL, text=f"/ask {SURE}")
     await group.fetched({"message_id": posted["message_id"] + 1})
-    await asyncio.sleep(QUIET_PERIOD)
+    await quiet_moment(api)
     assert len(group.sent()) == before + 1
 
 
@@ -153,7 +152,7 @@ async def test_an_edit_keeping_the_number_is_not_warned_about_again(
     mark = len(api.calls)
     await api.edit_text(posted, f"我的身份证 {ID_NUMBER},帮我看看")
     await wait_until(lambda: api.pending_updates == [], "the edit to be fetched", api)
-    await asyncio.sleep(QUIET_PERIOD)
+    await quiet_moment(api)
     assert len(group.sent()) == 1 and not [c for c in api.calls[mark:] if c.method == "sendMessage"]
     await api.edit_text(posted, f"我的身份证 {ID_NUMBER},电话 {PHONE}")
     await wait_until(lambda: len(group.sent()) == 2, "the warning about the new number", api)
@@ -197,7 +196,7 @@ async def test_an_unknown_topic_button_leaves_the_answer(
                                          if c.params.get("callback_query_id") == query["id"]],
                                 "the press to be answered", api)
     assert reply["text"] == msg.BUTTON_EXPIRED
-    await asyncio.sleep(QUIET_PERIOD)
+    await quiet_moment(api)
     assert group.current(menu) == menu
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,7 +13,7 @@ from bot.engine import Engine
 from bot.engine.normalize import compact
 from tests.fakes.bot_api import FakeBotApi
 
-from .conftest import QUIET_PERIOD, Recorded, wait_until
+from .conftest import Recorded, quiet_moment, settled, wait_until
 
 if TYPE_CHECKING:
     from .conftest import Person
@@ -72,15 +71,6 @@ def terminal_turns(engine: Engine, feedback: Recorded) -> list[Seen]:
     return seen
 
 
-async def settle(api: FakeBotApi) -> None:
-    """Wait until the bot has made no call for a moment."""
-    while True:
-        count = len(api.calls)
-        await asyncio.sleep(QUIET_PERIOD)
-        if len(api.calls) == count:
-            return
-
-
 async def telegram_turns(api: FakeBotApi, person: Person) -> list[Seen]:
     """What the private Telegram chat shows for each turn of the script."""
     last: tuple[JsonDict, str] | None = None
@@ -100,7 +90,7 @@ async def telegram_turns(api: FakeBotApi, person: Person) -> list[Seen]:
             await api.press(last[0], last[1], person.user, force=True)
             await wait_until(lambda m=mark: any(c.method == "answerCallbackQuery"  # type: ignore[misc]
                                                 for c in api.calls[m:]), f"pressing {arg!r}", api)
-        await settle(api)
+        await settled(api)  # the turn's update handled: a call after it would show in the next turn
         calls = api.calls[mark:]
         toasts: Seen = [("toast", str(c.params["text"]), ()) for c in calls
                         if c.method == "answerCallbackQuery" and c.params.get("text")]
@@ -113,6 +103,9 @@ async def telegram_turns(api: FakeBotApi, person: Person) -> list[Seen]:
                 if message is not None:
                     shown.append(("message", message["text"], tuple(person.labels(message))))
         seen.append(toasts + shown)
+    count = len(api.calls)
+    await quiet_moment(api)
+    assert len(api.calls) == count, "the bot made calls after the last turn"
     return seen
 
 
