@@ -40,8 +40,10 @@ SURE_AGAIN = "社保卡可以坐地铁吗?"  # the same entry in other words
 VERDICT = "外婆能用我的医保吗"  # answered with the verdict on a relative
 VAGUE_WORDS = ("共济", "绑定", "家人", "钱", "卡")  # some answered with "did you mean"
 # Questions the bot is not sure about; tests take the first that still is (the knowledge grows).
-CLOSE_CALLS = ("灵活就业怎么交社保", "医保能给家里人吗?", "医保怎么用啊?")
-VAGUE_QUESTIONS = ("家里人怎么办?", "家庭共济怎么弄?", "账户怎么用啊?", "这个怎么弄啊?", "医保卡怎么办啊?")
+CLOSE_CALLS = ("灵活就业怎么交社保", "医保能给家里人吗?", "医保怎么用啊?", "生娃能从社保拿到钱吗",
+               "社保卡可以在医院就医时使用吗?")
+VAGUE_QUESTIONS = ("家里人怎么办?", "家庭共济怎么弄?", "账户怎么用啊?", "这个怎么弄啊?", "医保卡怎么办啊?",
+                   "医保能给家里人吗?", "社保怎么办?")
 TELEGRAM_GROUP_RATE = (20, 60)  # what AIORateLimiter allows per group: messages, seconds
 
 
