@@ -39,6 +39,8 @@ class Engine:
                    **dict.fromkeys(self.relatives.words(), "@relative")}
         self.lexicon = Lexicon(kb.synonyms, kb.synonyms, classes)
         self.lexicon.learn(q for e in kb.entries.values() for q in e.variants)
+        self.lexicon.learn_pinyin([q for e in kb.entries.values() for q in e.variants]
+                                  + [q for qs in kb.training.entries.values() for q in qs])
         documents: list[tuple[str, list[str], str]] = [
             (e.id, list(e.variants), e.answer) for e in kb.entries.values()
         ]

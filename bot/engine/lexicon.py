@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 _STOPWORDS_FILE = Path(__file__).with_name("stopwords.txt")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
+# Latin letters, maybe spaced or with apostrophes (yu'e): pinyin, or an English word.
+_LATIN_RUN = re.compile(r"[a-z]+(?:[\s']+[a-z]+)*")
 # A word this frequent in jieba's general dictionary is a real word, not a typo of a domain term.
 REAL_WORD_FREQ = 50
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
@@ -195,6 +197,9 @@ class Lexicon:
             if _CJK.search(word):
                 self._by_sound.setdefault(tuple(sound(c) for c in word), word)
         self.learn(self.domain_words)
+        # Toneless pinyin of the words people use here → the word (most used first), for
+        # questions typed in pinyin (shebaoka diule zenme buban); see learn_pinyin.
+        self._by_pinyin: dict[str, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the segmenter (a Rust object), which is rebuilt from its added words;
@@ -228,6 +233,66 @@ class Lexicon:
             starts.setdefault(key[0], set()).add(len(key))
         # Which window lengths can start with a given sound, longest first.
         self._lengths_by_start = {k: sorted(v, reverse=True) for k, v in starts.items()}
+
+    def learn_pinyin(self, texts: Iterable[str]) -> None:
+        """Learn the pinyin spelling of the words and characters of these texts: a spelling shared
+        by several means the longest, then the one used most often."""
+        from pypinyin import Style, lazy_pinyin  # at build time only; a stored engine has the table
+
+        counts: dict[str, int] = {}
+        for text in texts:
+            folded = fold(text)
+            for word in [*self._seg.cut(folded, hmm=False), *_CJK.findall(folded)]:
+                if all(_CJK.match(c) for c in word):
+                    counts[word] = counts.get(word, 0) + 1
+        # A word of two characters or more wins over a single character spelt the same (yue is
+        # 余额, not 月); among equals, the one used most.
+        best: dict[str, tuple[bool, int, str]] = {}
+        for word, n in counts.items():
+            key = "".join(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
+            rank = (len(word) > 1, n, word)
+            if key and (key not in best or rank > best[key]):
+                best[key] = rank
+        self._by_pinyin = {key: word for key, (_, _, word) in best.items()}
+
+    def from_pinyin(self, text: str) -> str:
+        """Runs of pinyin turned into the words they spell (yibao geren zhanghu → 医保个人账户):
+        the longest run of syllables, spaced or not, that spells a known word, left to right.
+        What spells no known word is left as typed."""
+        if not self._by_pinyin or not _LATIN_RUN.search(text):
+            return text
+        return _LATIN_RUN.sub(lambda m: self._spell(m.group(0)), text)
+
+    def _spell(self, run: str) -> str:
+        tokens = [t for t in re.split(r"[\s']+", run) if t]
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for j in range(min(len(tokens), i + 4), i, -1):
+                word = self._by_pinyin.get("".join(tokens[i:j]))
+                if word is not None:
+                    out.append(word)
+                    i = j
+                    break
+            else:
+                out.append(self._spell_token(tokens[i]))
+                i += 1
+        return "".join(out) if all(_CJK.match(w[0]) for w in out) else " ".join(out)
+
+    def _spell_token(self, token: str) -> str:
+        """One unspaced token: known words from its start, longest first; else as typed."""
+        out: list[str] = []
+        i = 0
+        while i < len(token):
+            for j in range(len(token), i, -1):
+                word = self._by_pinyin.get(token[i:j])
+                if word is not None:
+                    out.append(word)
+                    i = j
+                    break
+            else:
+                return token
+        return "".join(out)
 
     def repair_typos(self, text: str) -> str:
         """Replace windows that sound like a domain word but are spelt differently (设保卡→社保卡)."""
@@ -301,7 +366,7 @@ class Lexicon:
 
     def prepare(self, text: str) -> str:
         """Folded text with typos repaired (before synonym rewriting): what case detectors read."""
-        return self.repair_typos(fold(text))
+        return self.repair_typos(self.from_pinyin(fold(text)))
 
     def tokens(self, prepared: str) -> list[str]:
         """Content words of prepared text: synonyms rewritten, segmented, stop words dropped."""

@@ -202,3 +202,17 @@ def test_may_they_said_with_gen_wo_or_at_the_end_gets_the_verdict(engine: Engine
     """能跟我绑, 给外孙用 这样行吗: still a question about whether this relative may share."""
     reply = engine.answer(question)
     assert reply.entry_id == "sharing-relatives" and verdicts(reply.body)[:1] == [mark], question
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [("shebaoka diule zenme buban", "card-lost"), ("yidi jiuyi bei an zenme ban", "medical-remote"),
+     ("yibao geren zhanghu yu'e chaxun", "card-balance")],
+)
+def test_a_question_typed_in_pinyin_is_read(engine: Engine, question: str, entry: str) -> None:
+    assert engine.answer(question).entry_id == entry, question
+
+
+def test_english_words_are_not_read_as_pinyin(engine: Engine) -> None:
+    for text in ("app怎么下载", "iphone怎么激活", "hr说ok"):
+        assert engine.lexicon.prepare(text) == text
