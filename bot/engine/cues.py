@@ -14,7 +14,7 @@ from .normalize import compact
 CUE_NAMES = ("domain", "sharing", "account", "cross_province", "other_province", "cross", "place_evidence",
              "eligibility_strong",
              "eligibility", "uninsured", "deceased", "lend", "how", "flexible", "contribution", "pension",
-             "medical")
+             "medical", "other_card", "ours")
 # Particles and fillers that do not change what a short message means (谢谢你啊 = 谢谢你).
 _TRAILING = re.compile(r"[啊呀哦噢喔哈嘛吧呢啦咯了哇嗯]+$")
 

@@ -24,6 +24,7 @@ HOW_TO, ANY_RELATIVE, ANY_PLACE = "how-to", "any-relative", "any-place"
 BUTTON_LABEL_MAX = 40
 PRONOUN = re.compile("[他她]")  # stands for the relative named earlier in the question
 ASKS_WINDOW = 8  # characters around a relation word where "may they use it" is about them
+OTHER_CARD = "other-card"  # the rule name when a question is about another card (see about_another_card)
 
 
 class Engine:
@@ -96,6 +97,10 @@ class Engine:
         if intent is not None:
             return self.smalltalk_reply(intent), None
         prepared = self.lexicon.prepare(question)
+        if self.about_another_card(prepared):
+            # 农行借记卡怎么激活, 信用卡丢了怎么挂失: the words are ours, the card is not.
+            match = Match(Outcome.NONE, None, 0.0, rule=OTHER_CARD, evidence=False)
+            return Reply(f"{msg.NOT_OURS}\n{msg.HOTLINE_TAIL}", kind=ReplyKind.NONE), match
         places = self.regions.find(prepared, self.lexicon.boundaries, self.lexicon.is_word)
         relations = self.relatives.find(prepared)
         evidence = self.evidence(prepared, places, relations)
@@ -103,6 +108,12 @@ class Engine:
         if match.chat in self.smalltalk.intents:
             return self.smalltalk_reply(self.smalltalk.intents[match.chat]), match
         return self._reply_for(prepared, match, places, relations), match
+
+    def about_another_card(self, prepared: str) -> bool:
+        """Whether a question is about another card or account (a bank card, a gas card, WeChat)
+        and names nothing of ours (社保, 医保…): cues.yaml `other_card` and `ours`."""
+        return self.cues.has("other_card", prepared) and not (
+            self.cues.has("ours", prepared) or self.cues.has("ours", self.lexicon.rewrite_synonyms(prepared)))
 
     def evidence(self, prepared: str, places: list[Place], relations: list[Relation]) -> bool:
         """Whether a question shows it is about our domain: a domain word (cues.yaml), a relative

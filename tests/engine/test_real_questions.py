@@ -216,3 +216,20 @@ def test_a_question_typed_in_pinyin_is_read(engine: Engine, question: str, entry
 def test_english_words_are_not_read_as_pinyin(engine: Engine) -> None:
     for text in ("app怎么下载", "iphone怎么激活", "hr说ok"):
         assert engine.lexicon.prepare(text) == text
+
+
+@pytest.mark.parametrize("question", ["工行借记卡怎么激活", "交通卡里的余额怎么查", "信用卡丢了先挂失还是先补办"])
+def test_another_card_is_not_ours(engine: Engine, question: str) -> None:
+    """激活, 挂失, 余额 are our words; a bank or transport card is not our card."""
+    reply, match = engine.answer_and_match(question)
+    assert reply.entry_id is None and match is not None and match.rule == "other-card", question
+
+
+def test_a_card_of_ours_named_beside_a_bank_card_is_ours(engine: Engine) -> None:
+    assert engine.answer("社保卡的银行卡功能怎么激活").entry_id == "card-activate"
+
+
+@pytest.mark.parametrize(("question", "entry"), [("今天累死了 问下社保卡借给我舅看病行吗", "card-lend"),
+                                                 ("钱包被人偷走了 社保卡也在里面 先挂失吗", "card-lost")])
+def test_figures_of_speech_are_not_a_death(engine: Engine, question: str, entry: str) -> None:
+    assert engine.answer(question).entry_id == entry, question
