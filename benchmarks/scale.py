@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -96,7 +97,7 @@ def run_bot(args: list[str], cache: Path | None, stdin: str = "") -> Run:
     with tempfile.TemporaryDirectory() as empty:
         env[CACHE_ENV] = str(cache or empty)
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.peak", "bot", *args], cwd=ROOT, env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         assert proc.stdin is not None and proc.stderr is not None
@@ -108,7 +109,9 @@ def run_bot(args: list[str], cache: Path | None, stdin: str = "") -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"python -m bot {' '.join(args)} failed: {err.decode()[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024)  # kilobytes on Linux
+    # The program's own peak (benchmarks/peak.py); ru_maxrss would include this process's memory.
+    peak = re.search(rb"peak-kb (\d+)", err)
+    return Run(seconds, int(peak.group(1)) / 1024 if peak else usage.ru_maxrss / 1024)
 
 
 def median_run(runs: list[Run]) -> Run:

@@ -303,7 +303,10 @@ class Matcher:
         # unrelated questions) enter with their probability times that share.
         # Then `learned_boost` of the final score is the classifier's probability itself, so a
         # class it is sure of gains even where the words of the question are not the entry's.
-        share, boost = self.policy.learned_share, self.policy.learned_boost
+        # (Only a linear model's probabilities are worth a share of their own: on a base large
+        # enough for nearest centroids, the generated look-alikes' centroids crowd them.)
+        share = self.policy.learned_share
+        boost = self.policy.learned_boost if self.learned.linear else 0.0
         top = max(learned.values(), default=0.0) or 1.0
         blended = {k: (1 - boost) * s * (1 - share + share * learned.get(k, 0.0) / top)
                    + boost * learned.get(k, 0.0) for k, s in lexical.items()}
