@@ -31,11 +31,13 @@ from .evaluate import Item, Result, evaluate, evaluate_verdicts, latency, load_s
 
 Predict = Callable[[str], "str | None"]
 ROOT = Path(__file__).resolve().parents[1]
-# The sets the README's figures come from, the cleanest first: holdout7 was written blind after all
-# the work and measured once; the others chose the policy's cut-offs (benchmarks/calibrate.py) and
-# were looked at while the matcher changed (holdout6 and holdout5 were each first measured blind).
-HELD_OUT = ("holdout9", "holdout8", "holdout7", "holdout6", "holdout5", "holdout4", "holdout3", "holdout",
-            "holdout2")
+# The sets the README's figures come from, the cleanest first. Each was written blind and measured
+# once before anything was tuned on it (the README lists those first figures); holdout7 (all
+# questions) and holdout10 (the ten new entries) were written after the last change, and nothing was
+# tuned on them since. The others chose the policy's cut-offs (benchmarks/calibrate.py) and showed
+# misses while the matcher changed.
+HELD_OUT = ("holdout10", "holdout7", "holdout9", "holdout8", "holdout6", "holdout5", "holdout4", "holdout3",
+            "holdout", "holdout2")
 # The entries the knowledge issue added (#8): their blind questions must meet the same bar.
 NEW_ENTRIES = frozenset({
     "card-activate", "card-lost", "card-password", "card-balance", "card-lend", "account-withdraw",
