@@ -257,7 +257,7 @@ def test_accept_refuses_what_it_cannot_check_or_write(kb_copy: Path, engine: Eng
 
 # ----- the loop end to end -----
 
-ONE_WORD = ("挂失", "报销", "密码", "社保卡")
+ONE_WORD = ("挂失", "报销", "密码", "亲情服务", "钱包", "社保卡")
 COMMENTED = """\
       # added by the test: a comment line inside the alternates
 {last}  # an end-of-line comment
