@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+from typing import Any
 
 from bot.engine import Engine
 
@@ -44,7 +45,8 @@ def main() -> None:
     base = engine.matcher.policy
     rows = []
     for values in itertools.product(*GRID.values()):
-        policy = dataclasses.replace(base, **dict(zip(GRID, values, strict=True)))
+        chosen: dict[str, Any] = dict(zip(GRID, values, strict=True))
+        policy = dataclasses.replace(base, **chosen)
         engine.matcher.policy = policy
         res = score(engine, items)
         rows.append((res.top1 + res.refusal_rate, res.top1, res.refusal_rate, policy))
