@@ -39,9 +39,9 @@ class Engine:
         classes = {**dict.fromkeys(self.regions.words(), "@place"),
                    **dict.fromkeys(self.relatives.words(), "@relative")}
         self.lexicon = Lexicon(kb.synonyms, kb.synonyms, classes)
-        self.lexicon.learn(q for e in kb.entries.values() for q in e.variants)
-        self.lexicon.learn_pinyin([q for e in kb.entries.values() for q in e.variants]
-                                  + [q for qs in kb.training.entries.values() for q in qs])
+        listed = [q for e in kb.entries.values() for q in e.variants]
+        self.lexicon.learn(listed)
+        self.lexicon.learn_pinyin(listed + [q for qs in kb.training.entries.values() for q in qs])
         documents: list[tuple[str, list[str], str]] = [
             (e.id, list(e.variants), e.answer) for e in kb.entries.values()
         ]
@@ -112,15 +112,18 @@ class Engine:
     def about_another_card(self, prepared: str) -> bool:
         """Whether a question is about another card or account (a bank card, a gas card, WeChat)
         and names nothing of ours (社保, 医保…): cues.yaml `other_card` and `ours`."""
-        return self.cues.has("other_card", prepared) and not (
-            self.cues.has("ours", prepared) or self.cues.has("ours", self.lexicon.rewrite_synonyms(prepared)))
+        return self.cues.has("other_card", prepared) and not self._says("ours", prepared)
+
+    def _says(self, cue: str, prepared: str) -> bool:
+        """Whether a cue is in the question as typed or with its synonyms rewritten (医疗保障 → 医保)."""
+        return self.cues.has(cue, prepared) or self.cues.has(cue, self.lexicon.rewrite_synonyms(prepared))
 
     def evidence(self, prepared: str, places: list[Place], relations: list[Relation]) -> bool:
         """Whether a question shows it is about our domain: a domain word (cues.yaml), a relative
         named with "may they use / do they count" (not a bare 给: 给岳父送什么年货), or a place named
         with "cross-province / is it open"."""
         c = self.cues
-        return (c.has("domain", prepared) or c.has("domain", self.lexicon.rewrite_synonyms(prepared))
+        return (self._says("domain", prepared)
                 or bool(relations) and c.has("eligibility", prepared)
                 or bool(places) and c.has("place_evidence", prepared))
 

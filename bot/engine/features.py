@@ -45,7 +45,3 @@ class FeatureIds:
         at[at == len(self._hashes)] = 0
         found = self._hashes[at] == wanted
         return np.where(found, at, MISSING).tolist()  # type: ignore[no-any-return]
-
-    def id_of(self, feature: str) -> int:
-        """The id of one feature, or MISSING."""
-        return self.lookup([feature])[0]

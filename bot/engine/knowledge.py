@@ -130,10 +130,6 @@ class Training:
     uncovered: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unrelated: tuple[str, ...] = ()
 
-    def __len__(self) -> int:
-        return (sum(map(len, self.entries.values())) + sum(map(len, self.uncovered.values()))
-                + len(self.unrelated))
-
 
 @dataclass
 class KnowledgeBase:
